@@ -1,1 +1,17 @@
-fn main() {}
+//! Compiles the vfed protos with tonic-prost-build and exports the file
+//! descriptor set for gRPC reflection.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    let protos = [
+        "vfed/registry/v1/registry.proto",
+        "vfed/federation/v1/federation.proto",
+    ];
+    for proto in protos {
+        println!("cargo:rerun-if-changed={proto}");
+    }
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("vfed_descriptor.bin"))
+        .compile_protos(&protos, &["."])?;
+    Ok(())
+}

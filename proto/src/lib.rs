@@ -1,1 +1,24 @@
-//! vfed-proto
+//! Generated gRPC types and services of vfed.
+//!
+//! Prost types stay at the edge: services convert them to domain types in one
+//! module each (`convert.rs`).
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// Registry API (devices, catalog, filings, liveness).
+pub mod registry {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.registry.v1");
+    }
+}
+
+/// Node-to-node federation and node information.
+pub mod federation {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.federation.v1");
+    }
+}
+
+/// The encoded file descriptor set of every vfed proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");

@@ -1,1 +1,12 @@
-//! vfed-config
+//! Node configuration: defaults, then a TOML file, then `VFED_` environment
+//! variables (`__` nests: `VFED_NODE__ID`), then `--set key=value` flags.
+//! Everything is validated before a runtime starts; a bad value names its
+//! field (the binary exits 64).
+#![forbid(unsafe_code)]
+
+mod load;
+mod model;
+mod validate;
+
+pub use load::{ConfigError, load};
+pub use model::*;
