@@ -12,6 +12,7 @@
 //!   provider only) that verify the chain *and* the peer identity;
 //! * [`transport`]: glue to serve and call tonic services over those configs.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod ca;
 pub mod config;
@@ -21,7 +22,9 @@ pub mod material;
 pub mod transport;
 pub mod verify;
 
-pub use ca::{CaFiles, IssueOptions, IssuedFiles, init_ca, issue};
+pub use ca::{
+    CaFiles, CertificateAuthority, IssueOptions, IssuedCert, IssuedFiles, init_ca, issue,
+};
 pub use config::{GRPC_ALPN, client_config, crypto_provider, server_config};
 pub use error::PkiError;
 pub use identity::{Identity, IdentityKind, identity_from_cert_der, validate_trust_domain};

@@ -286,3 +286,36 @@ async fn connect_reports_unreachable_and_bad_endpoints() {
         Err(vfed_pki::PkiError::InvalidEndpoint { .. })
     ));
 }
+
+#[tokio::test]
+async fn incoming_ends_on_shutdown_and_closes_listener_on_drop() {
+    use tokio_stream::StreamExt;
+    let ca = CertificateAuthority::generate(TD).unwrap();
+    let cfg = vfed_pki::server_config(&material(&ca, &node(NODE_A)), GRPC_ALPN).unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let mut stream = vfed_pki::incoming_with_shutdown(listener, cfg.clone(), token.clone());
+    token.cancel();
+    let next = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("stream did not end on shutdown");
+    assert!(next.is_none());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = vfed_pki::incoming(listener, cfg);
+    assert_eq!(stream.local_addr(), Some(addr));
+    drop(stream);
+    // The accept task is aborted and the listener closed: connections are
+    // refused (bounded retries while the runtime drops the task).
+    let mut refused = false;
+    for _ in 0..100 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused, "listener still open after the stream was dropped");
+}
