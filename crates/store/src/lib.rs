@@ -10,11 +10,14 @@
 //! installed) and [`etcd`] (for clusters where several replicas share one
 //! etcd). Both pass the same conformance suite (`tests/conformance.rs`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod embedded;
-pub mod etcd;
 mod error;
+pub mod etcd;
 mod resync;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 use std::pin::Pin;
@@ -48,8 +51,12 @@ pub trait Store: Send + Sync + 'static {
     /// `start_after` when given, at most `limit` entries (`0` = no limit).
     /// Pages are each consistent, but two pages may come from different
     /// revisions; use [`Store::snapshot`] when the whole set must be consistent.
-    async fn list(&self, prefix: &[u8], start_after: Option<&[u8]>, limit: usize)
-    -> Result<ListPage>;
+    async fn list(
+        &self,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<ListPage>;
 
     /// Every key under `prefix` as of one revision, returned with it.
     /// Watching from `revision + 1` afterwards misses nothing.

@@ -58,17 +58,26 @@ pub enum Compare {
 impl Compare {
     /// The key must not exist.
     pub fn absent(key: impl Into<Vec<u8>>) -> Self {
-        Self::ModRevision { key: key.into(), revision: 0 }
+        Self::ModRevision {
+            key: key.into(),
+            revision: 0,
+        }
     }
 
     /// The key must be unchanged since `revision` (`0`: must not exist).
     pub fn mod_revision(key: impl Into<Vec<u8>>, revision: Revision) -> Self {
-        Self::ModRevision { key: key.into(), revision }
+        Self::ModRevision {
+            key: key.into(),
+            revision,
+        }
     }
 
     /// The key must hold exactly `value`.
     pub fn value(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
-        Self::Value { key: key.into(), value: value.into() }
+        Self::Value {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -92,7 +101,10 @@ pub enum Op {
 impl Op {
     /// A put.
     pub fn put(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
-        Self::Put { key: key.into(), value: value.into() }
+        Self::Put {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 
     /// A delete.
