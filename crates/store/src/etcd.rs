@@ -4,6 +4,12 @@
 //! `<root_prefix>kv/`, the store id at `<root_prefix>meta/store_id`; callers
 //! never see either prefix. Revisions are etcd's own.
 //!
+//! Like etcd itself, a transaction must not touch one key twice (etcd
+//! refuses it; that surfaces as [`StoreError::Unavailable`]). `compact(r)`
+//! compacts etcd at `r` (physically); watches start one revision early and
+//! drop that revision, so that a watch from `<= r` fails with
+//! [`StoreError::Compacted`] exactly as on the embedded store.
+//!
 //! etcd-client neither reconnects watches nor resumes them: a broken watch
 //! ends with [`StoreError::Unavailable`]; use [`crate::watch_with_resync`].
 
