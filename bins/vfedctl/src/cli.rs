@@ -1,0 +1,137 @@
+//! Command-line definition: global flags and the command tree.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{catalog, devices, filings, keepalive, nodes, outages, signage};
+use crate::output::Format;
+use crate::values;
+
+const LONG_ABOUT: &str = "\
+Operate a vfed node: register and maintain video devices, browse the catalog, \
+find overdue filings and missing signage, inspect outages and federation links.
+
+vfedctl talks gRPC over mutual TLS to one node. Either give the node and your \
+client certificate explicitly (--endpoint, --ca, --cert, --key or the \
+VFEDCTL_* environment variables), or point --demo at the data directory of \
+`vfed demo` and pick a node with --node.
+
+The server checks every rule; when it refuses a request its message (which \
+names the field, the rule and the requirement, e.g. R7) is printed verbatim \
+as `error: <message>`.";
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  the server refused the request (message printed verbatim)
+  2  usage error (bad flag, bad --file, missing connection settings)
+  3  connection or TLS failure (the TLS reason is printed)
+
+Examples:
+  vfedctl --demo /tmp/vfed devices list
+  vfedctl --demo /tmp/vfed --node naidong catalog tree
+  vfedctl --endpoint https://10.0.0.5:7400 --ca ca.pem --cert me.pem --key me.key nodes list
+  VFEDCTL_ENDPOINT=https://10.0.0.5:7400 vfedctl -o json devices show 54050200001320000001";
+
+/// vfedctl: the operator command line of vfed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vfedctl",
+    version,
+    about = "Operate vfed nodes: devices, catalog, filings, outages, federation links",
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Connection and output settings.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after any command.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection and output")]
+pub struct GlobalArgs {
+    /// gRPC endpoint of the node, e.g. https://127.0.0.1:40001.
+    #[arg(long, env = "VFEDCTL_ENDPOINT", global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// CA certificate (PEM) the node's certificate must chain to.
+    #[arg(long, env = "VFEDCTL_CA", global = true, value_name = "PEM")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) with a tool/... or user/... identity.
+    #[arg(long, env = "VFEDCTL_CERT", global = true, value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key (PEM) of the client certificate.
+    #[arg(long, env = "VFEDCTL_KEY", global = true, value_name = "PEM")]
+    pub key: Option<PathBuf>,
+
+    /// Use DATA_DIR/demo.json (from `vfed demo`) for endpoint, CA and client
+    /// certificate; it takes precedence over --endpoint/--ca/--cert/--key.
+    #[arg(long, global = true, value_name = "DATA_DIR")]
+    pub demo: Option<PathBuf>,
+
+    /// Demo node to talk to: node ID, level (city, county...) or a unique
+    /// part of its name. Default: the top-level node. Its identity is pinned.
+    #[arg(long, global = true, requires = "demo", value_name = "NODE")]
+    pub node: Option<String>,
+
+    /// Require the server to present this node identity (20-digit node ID);
+    /// otherwise any node of the trust domain is accepted.
+    #[arg(long, global = true, value_name = "NODE_ID", value_parser = values::node_id)]
+    pub server_id: Option<String>,
+
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    /// Time limit of the connection and of each call, e.g. 10s, 1m, 500ms.
+    #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register, update, list, show and decommission devices.
+    #[command(subcommand)]
+    Devices(Box<devices::DevicesCommand>),
+    /// Browse the catalog (division -> unit -> device).
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Filing (备案) follow-up: overdue filings and verifications (R12).
+    #[command(subcommand)]
+    Filings(filings::FilingsCommand),
+    /// Warning signs: public-area devices without one (R8).
+    #[command(subcommand)]
+    Signage(signage::SignageCommand),
+    /// Offline periods of local devices (R14.3).
+    #[command(subcommand)]
+    Outages(outages::OutagesCommand),
+    /// This node and its federation links.
+    #[command(subcommand)]
+    Nodes(nodes::NodesCommand),
+    /// Send one keepalive for devices (handy for manual tests).
+    Keepalive(keepalive::KeepaliveArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

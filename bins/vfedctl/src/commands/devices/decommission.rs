@@ -1,0 +1,43 @@
+//! `vfedctl devices decommission`.
+
+use clap::Args;
+use vfed_proto::registry::v1::DecommissionDeviceRequest;
+
+use crate::output;
+use crate::session::Session;
+use crate::view::DecommissionView;
+
+/// Examples of `devices decommission`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  vfedctl devices decommission 54050200001320000001 --reason 'camera removed, road works'";
+
+/// Arguments of `devices decommission`.
+#[derive(Debug, Args)]
+pub struct DecommissionArgs {
+    /// Device ID (20 digits) of a local device.
+    pub id: String,
+
+    /// Why the device leaves service (kept in its record).
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Decommissions one device.
+pub async fn run(args: DecommissionArgs, session: &Session) -> anyhow::Result<()> {
+    let mut client = session.registry().await?;
+    let response = session
+        .call(client.decommission_device(DecommissionDeviceRequest {
+            id: args.id,
+            reason: args.reason,
+        }))
+        .await?;
+    let view = DecommissionView::from(&response);
+    output::emit(session.format(), &view, || {
+        format!(
+            "decommissioned {} at {}\n",
+            view.id,
+            view.decommissioned.as_deref().unwrap_or("-")
+        )
+    })
+}
