@@ -76,7 +76,7 @@ impl Config {
                 ));
             }
         }
-        if self.listen.grpc == self.listen.http {
+        if self.listen.grpc == self.listen.http && self.listen.grpc.port() != 0 {
             return Err(ConfigError::new(
                 "listen.http",
                 "must differ from listen.grpc",

@@ -1,1 +1,234 @@
-//! vfed-node
+//! A vfed node: the services of one platform (site, county, city...) wired
+//! together over one store, one gRPC port (mutual TLS) and one HTTP port.
+//!
+//! `start` is what the `vfed` binary, `vfed demo`, the integration tests
+//! and the benchmarks all call, so they exercise the same code.
+#![forbid(unsafe_code)]
+
+mod error;
+mod grpc;
+mod http;
+mod open_store;
+mod tls;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use vfed_config::Config;
+use vfed_gbcode::AreaCode;
+use vfed_registry::federation::{
+    ChildNode, FederationService, LinkRole, LinkTable, Uplink, UplinkOptions,
+};
+use vfed_registry::{
+    Catalog, Liveness, LivenessOptions, NodeFacts, NodeService, RegistryMetrics, RegistryService,
+};
+use vfed_store::SharedStore;
+
+pub use error::NodeError;
+pub use open_store::{OpenedStore, open_store};
+
+/// The sockets a node serves on (bound by the caller, so that tests and the
+/// demo can use port 0 and learn the port before starting).
+pub struct Listeners {
+    /// gRPC, mutual TLS.
+    pub grpc: TcpListener,
+    /// HTTP (metrics, health).
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses of `config.listen`.
+    pub async fn bind(config: &Config) -> Result<Self, NodeError> {
+        let grpc = TcpListener::bind(config.listen.grpc)
+            .await
+            .map_err(|e| NodeError::Bind {
+                field: "listen.grpc",
+                addr: config.listen.grpc,
+                source: e,
+            })?;
+        let http = TcpListener::bind(config.listen.http)
+            .await
+            .map_err(|e| NodeError::Bind {
+                field: "listen.http",
+                addr: config.listen.http,
+                source: e,
+            })?;
+        Ok(Self { grpc, http })
+    }
+}
+
+/// A started node.
+pub struct RunningNode {
+    /// The node's code.
+    pub id: String,
+    /// Where gRPC is served.
+    pub grpc_addr: SocketAddr,
+    /// Where HTTP is served.
+    pub http_addr: SocketAddr,
+    store: OpenedStore,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    grace: Duration,
+}
+
+impl RunningNode {
+    /// The node's store (tests inspect it).
+    pub fn store(&self) -> &SharedStore {
+        &self.store.store
+    }
+
+    /// A token that stops the node when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until a task ends by itself (a server failure) or shutdown.
+    pub async fn wait(&mut self) {
+        tokio::select! {
+            () = self.shutdown.cancelled() => {}
+            _ = self.tasks.join_next() => {}
+        }
+    }
+
+    /// Stops accepting work, lets in-flight work finish within the grace
+    /// period, then aborts what is left and closes the store.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(self.grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(node = %self.id, "grace period over; aborting remaining work");
+            self.tasks.shutdown().await;
+        }
+        self.store.close().await;
+        tracing::info!(node = %self.id, "node stopped");
+    }
+}
+
+/// Starts a node from a validated `config` on `listeners`.
+pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, NodeError> {
+    let node = &config.node;
+    let material = tls::load(config)?;
+    let opened = open_store(config).await?;
+    let store = opened.store.clone();
+    let area = AreaCode::parse(node.area_code())
+        .ok_or_else(|| NodeError::Config("node.area_code: must be 6 digits".into()))?;
+    let mut metrics_registry = prometheus_client::registry::Registry::with_prefix_and_labels(
+        "",
+        [(
+            std::borrow::Cow::Borrowed("node"),
+            std::borrow::Cow::Owned(node.id.clone()),
+        )]
+        .into_iter(),
+    );
+    let metrics = RegistryMetrics::register(&mut metrics_registry);
+    let catalog = Catalog::new(store.clone(), node.id.clone(), area);
+    let liveness = Liveness::new(
+        catalog.clone(),
+        LivenessOptions {
+            period: config.liveness.keepalive_period,
+            missed_periods: config.liveness.missed_periods,
+        },
+        metrics.clone(),
+    );
+    let peers = node
+        .parent
+        .iter()
+        .map(|p| (LinkRole::Parent, p.id.clone(), String::new()))
+        .chain(
+            node.children
+                .iter()
+                .map(|c| (LinkRole::Child, c.id.clone(), c.name.clone())),
+        );
+    let links = LinkTable::new(peers, metrics.clone());
+    let facts = NodeFacts {
+        id: node.id.clone(),
+        name: node.name.clone(),
+        level: node.level.clone(),
+        area_code: node.area_code().to_owned(),
+        parent_id: node
+            .parent
+            .as_ref()
+            .map(|p| p.id.clone())
+            .unwrap_or_default(),
+        store_backend: store.backend().to_owned(),
+    };
+    let children = node
+        .children
+        .iter()
+        .map(|c| ChildNode {
+            id: c.id.clone(),
+            name: c.name.clone(),
+        })
+        .collect();
+    let services = grpc::Services {
+        registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone()),
+        node: NodeService::new(facts, links.clone()),
+        federation: FederationService::new(
+            catalog.clone(),
+            children,
+            links.clone(),
+            metrics.clone(),
+        ),
+    };
+
+    let shutdown = CancellationToken::new();
+    let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
+    let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
+    let mut tasks = JoinSet::new();
+    let server_config =
+        vfed_pki::server_config(&material, vfed_pki::GRPC_ALPN).map_err(NodeError::Tls)?;
+    tasks.spawn(grpc::serve(
+        services,
+        listeners.grpc,
+        server_config,
+        shutdown.clone(),
+        node.id.clone(),
+    ));
+    tasks.spawn(http::serve(
+        listeners.http,
+        metrics_registry,
+        shutdown.clone(),
+        node.id.clone(),
+    ));
+    tasks.spawn(liveness.run(shutdown.clone()));
+    if let Some(parent) = &node.parent {
+        let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
+        let client_config = vfed_pki::client_config(
+            &material,
+            vfed_pki::ServerExpectation::Exactly(identity),
+            vfed_pki::GRPC_ALPN,
+        )
+        .map_err(NodeError::Tls)?;
+        let channel = vfed_pki::channel(&parent.endpoint, client_config).map_err(NodeError::Tls)?;
+        let uplink = Uplink::new(
+            catalog,
+            channel,
+            UplinkOptions {
+                name: node.name.clone(),
+                level: node.level.clone(),
+                parent_id: parent.id.clone(),
+                batch_size: config.federation.batch_size,
+                heartbeat: config.federation.heartbeat,
+                max_backoff: config.federation.max_backoff,
+            },
+            links,
+        );
+        tasks.spawn(uplink.run(shutdown.clone()));
+    }
+    tracing::info!(node = %node.id, name = %node.name, level = %node.level, %grpc_addr, %http_addr, store = store.backend(), "node started");
+    Ok(RunningNode {
+        id: node.id.clone(),
+        grpc_addr,
+        http_addr,
+        store: opened,
+        shutdown,
+        tasks,
+        grace: config.shutdown.grace,
+    })
+}

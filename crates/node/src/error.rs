@@ -1,0 +1,30 @@
+//! Why a node could not start.
+
+use std::net::SocketAddr;
+
+/// A start-up failure; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A configuration value is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An address could not be bound.
+    #[error("{field}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The config field.
+        field: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Credentials are unusable.
+    #[error("tls: {0}")]
+    Tls(vfed_pki::PkiError),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(vfed_store::StoreError),
+    /// Other I/O.
+    #[error("io: {0}")]
+    Io(std::io::Error),
+}

@@ -1,0 +1,60 @@
+//! The gRPC server of a node: every service behind one mutual-TLS port.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use vfed_proto::federation::v1::federation_server::FederationServer;
+use vfed_proto::federation::v1::node_server::NodeServer;
+use vfed_proto::registry::v1::registry_server::RegistryServer;
+use vfed_registry::federation::FederationService;
+use vfed_registry::{NodeService, RegistryService};
+
+/// The services served.
+pub struct Services {
+    pub registry: RegistryService,
+    pub node: NodeService,
+    pub federation: FederationService,
+}
+
+/// Serves until `shutdown`, then drains in-flight calls.
+pub async fn serve(
+    services: Services,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: CancellationToken,
+    node_id: String,
+) {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<RegistryServer<RegistryService>>()
+        .await;
+    health_reporter
+        .set_serving::<NodeServer<NodeService>>()
+        .await;
+    health_reporter
+        .set_serving::<FederationServer<FederationService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let incoming = vfed_pki::incoming_with_shutdown(listener, tls, shutdown.clone());
+    let mut builder = tonic::transport::Server::builder()
+        .trace_fn(vfed_telemetry::propagation::server_span)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)));
+    let mut router = builder
+        .add_service(health)
+        .add_service(RegistryServer::new(services.registry))
+        .add_service(NodeServer::new(services.node))
+        .add_service(FederationServer::new(services.federation));
+    if let Ok(reflection) = reflection {
+        router = router.add_service(reflection);
+    }
+    let result = router
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await;
+    if let Err(e) = result {
+        tracing::error!(node = %node_id, error = %e, "gRPC server failed");
+    }
+}

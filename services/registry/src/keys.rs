@@ -1,0 +1,53 @@
+//! The registry's key layout in the node's store.
+//!
+//! Everything a parent must see lives under `cat/` so that one watch feeds
+//! the uplink; the uplink watches the whole key space (to know exactly which
+//! revision it has processed) and picks `cat/` out of it.
+
+/// Prefix of every catalog entry.
+pub const CATALOG: &str = "cat/";
+/// Devices registered at this node.
+pub const LOCAL: &str = "cat/local/";
+/// Devices received from children.
+pub const REMOTE: &str = "cat/remote/";
+/// Decommissioned devices.
+pub const DECOMMISSIONED: &str = "decommissioned/";
+/// Outage records: `outage/<device>/<start ms, 16 digits>`.
+pub const OUTAGE: &str = "outage/";
+/// Child link records: `links/<child id>`.
+pub const LINKS: &str = "links/";
+
+/// Key of a local device.
+pub fn local(id: &str) -> String {
+    format!("{LOCAL}{id}")
+}
+
+/// Key of a remote device.
+pub fn remote(id: &str) -> String {
+    format!("{REMOTE}{id}")
+}
+
+/// Key of a decommission record.
+pub fn decommissioned(id: &str, at_ms: i64) -> String {
+    format!("{DECOMMISSIONED}{id}/{at_ms:016}")
+}
+
+/// Key of an outage record.
+pub fn outage(id: &str, start_ms: i64) -> String {
+    format!("{OUTAGE}{id}/{start_ms:016}")
+}
+
+/// Key of a child link record.
+pub fn link(child_id: &str) -> String {
+    format!("{LINKS}{child_id}")
+}
+
+/// The device ID of a catalog key, and whether it is remote.
+pub fn parse_catalog(key: &[u8]) -> Option<(&str, bool)> {
+    let key = std::str::from_utf8(key).ok()?;
+    if let Some(id) = key.strip_prefix(LOCAL) {
+        Some((id, false))
+    } else {
+        key.strip_prefix(REMOTE).map(|id| (id, true))
+    }
+}
