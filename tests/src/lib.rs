@@ -1,1 +1,15 @@
-//! vfed-tests
+//! Test support for vfed: a throwaway PKI, real nodes on `127.0.0.1:0` over
+//! real mutual TLS, clients, device specs and bounded polling.
+//!
+//! Shared by the integration tests in `tests/` and by the benchmarks.
+#![forbid(unsafe_code)]
+
+mod cluster;
+mod devices;
+mod pki;
+mod poll;
+
+pub use cluster::{Backend, NodeOptions, TestNode};
+pub use devices::{device_spec, register_request};
+pub use pki::TestPki;
+pub use poll::eventually;

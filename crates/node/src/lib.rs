@@ -93,6 +93,15 @@ impl RunningNode {
         }
     }
 
+    /// Stops at once, as a crash would: every task is aborted without
+    /// draining. Only what the store committed survives (all of it).
+    pub async fn kill(mut self) {
+        self.shutdown.cancel();
+        self.tasks.shutdown().await;
+        self.store.close().await;
+        tracing::warn!(node = %self.id, "node killed");
+    }
+
     /// Stops accepting work, lets in-flight work finish within the grace
     /// period, then aborts what is left and closes the store.
     pub async fn stop(mut self) {

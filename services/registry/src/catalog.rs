@@ -126,7 +126,9 @@ impl Catalog {
     ) -> Result<Versioned, RegistryError> {
         let id = spec.id.clone();
         self.modify(&id, expected, move |entry| {
-            entry.spec = spec.clone();
+            let mut spec = spec.clone();
+            spec.streams.keep_credentials_from(&entry.spec.streams);
+            entry.spec = spec;
             Ok(true)
         })
         .await?

@@ -53,6 +53,24 @@ pub struct StreamSources {
     pub sub_url: Option<String>,
 }
 
+impl StreamSources {
+    /// The API never shows credentials, so a client that sends back the URL
+    /// it was shown (`rtsp://host/...`) means "unchanged": keep the stored
+    /// `rtsp://user:pass@host/...`.
+    pub fn keep_credentials_from(&mut self, stored: &StreamSources) {
+        for (new, old) in [
+            (&mut self.main_url, &stored.main_url),
+            (&mut self.sub_url, &stored.sub_url),
+        ] {
+            if let (Some(n), Some(o)) = (new.as_ref(), old.as_ref())
+                && *n == crate::convert::redact_url(o)
+            {
+                *new = Some(o.clone());
+            }
+        }
+    }
+}
+
 /// What an operator says about a device; validated before it is stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]

@@ -1,1 +1,0 @@
-//! vfed-bench

@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests (included with `mod common;`).
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+
+use tonic::transport::Channel;
+use vfed_proto::federation::v1::node_client::NodeClient;
+use vfed_proto::federation::v1::{Link, ListLinksRequest};
+use vfed_proto::registry::v1::registry_client::RegistryClient;
+use vfed_proto::registry::v1::{Device, GetDeviceRequest, ListDevicesRequest, Scope};
+
+pub const PROVINCE: &str = "54000000002000000001";
+pub const CITY: &str = "54050000002000000001";
+pub const NAIDONG: &str = "54050200002000000001";
+pub const ZHANANG: &str = "54052100002000000001";
+pub const GONGGAR: &str = "54052200002000000001";
+
+/// A Naidong camera with sequence `n`.
+pub fn naidong_camera(n: u32) -> String {
+    format!("540502000013200{n:05}")
+}
+
+/// Every device ID in `scope` at the node behind `channel`, following pages.
+pub async fn all_ids(channel: &Channel, scope: Scope) -> anyhow::Result<Vec<String>> {
+    let mut client = RegistryClient::new(channel.clone());
+    let mut ids = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_devices(ListDevicesRequest {
+                scope: scope.into(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        ids.extend(
+            page.devices
+                .into_iter()
+                .filter_map(|d| d.spec.map(|s| s.id)),
+        );
+        if page.next_page_token.is_empty() {
+            return Ok(ids);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The set of remote IDs, failing on duplicates.
+pub async fn remote_set(channel: &Channel) -> anyhow::Result<BTreeSet<String>> {
+    let ids = all_ids(channel, Scope::Remote).await?;
+    let set: BTreeSet<String> = ids.iter().cloned().collect();
+    anyhow::ensure!(
+        set.len() == ids.len(),
+        "duplicate entries in the remote catalog"
+    );
+    Ok(set)
+}
+
+/// A device, or None if not found.
+pub async fn get_device(channel: &Channel, id: &str) -> anyhow::Result<Option<Device>> {
+    let mut client = RegistryClient::new(channel.clone());
+    match client.get_device(GetDeviceRequest { id: id.into() }).await {
+        Ok(d) => Ok(Some(d.into_inner())),
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+        Err(s) => Err(s.into()),
+    }
+}
+
+/// The links of the node behind `channel`.
+pub async fn links(channel: &Channel) -> anyhow::Result<Vec<Link>> {
+    Ok(NodeClient::new(channel.clone())
+        .list_links(ListLinksRequest {})
+        .await?
+        .into_inner()
+        .links)
+}
