@@ -49,7 +49,10 @@ impl Machine {
     pub fn detect() -> Self {
         let cpu_model = read("/proc/cpuinfo")
             .lines()
-            .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned()))
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
             .unwrap_or_else(|| "unknown".into());
         let memory_kib: f64 = read("/proc/meminfo")
             .lines()
@@ -103,7 +106,10 @@ impl CpuMark {
         // Fields after the parenthesised command name; utime and stime are
         // fields 14 and 15 of the whole line.
         let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
         let process = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
         let cpu: Vec<u64> = read("/proc/stat")
             .lines()
@@ -115,7 +121,12 @@ impl CpuMark {
             .collect();
         let total: u64 = cpu.iter().take(8).sum();
         let idle = cpu.get(3).copied().unwrap_or(0) + cpu.get(4).copied().unwrap_or(0);
-        Self { at: Instant::now(), process, busy: total.saturating_sub(idle), total }
+        Self {
+            at: Instant::now(),
+            process,
+            busy: total.saturating_sub(idle),
+            total,
+        }
     }
 
     /// CPU use from this mark until now.
@@ -128,8 +139,14 @@ impl CpuMark {
             0.0
         };
         let total = end.total.saturating_sub(self.total);
-        let machine_busy =
-            if total > 0 { end.busy.saturating_sub(self.busy) as f64 / total as f64 } else { 0.0 };
-        CpuUse { process_cores, machine_busy }
+        let machine_busy = if total > 0 {
+            end.busy.saturating_sub(self.busy) as f64 / total as f64
+        } else {
+            0.0
+        };
+        CpuUse {
+            process_cores,
+            machine_busy,
+        }
     }
 }

@@ -1,1 +1,135 @@
-fn main() {}
+//! `vfed-bench`: runs vfed's benchmarks with real nodes over real mutual TLS
+//! on loopback, prints a table and writes it, with the machine it ran on, to
+//! `bench/results/<UTC date>-<hostname>.md` (and a `.json` twin).
+//!
+//! ```text
+//! cargo run --release -p vfed-bench -- [--quick] [--out bench/results]
+//! ```
+#![forbid(unsafe_code)]
+
+mod catalog_sync;
+mod machine;
+mod propagation;
+mod registrations;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use time::format_description::well_known::Rfc3339;
+use vfed_tests::TestPki;
+
+use crate::machine::Machine;
+use crate::report::Report;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Bench {
+    Registrations,
+    CatalogSync,
+    Propagation,
+}
+
+/// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// One run per measurement with smaller sizes (a smoke test, not numbers to quote).
+    #[arg(long)]
+    quick: bool,
+    /// Where the results go.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results"))]
+    out: PathBuf,
+    /// Runs per measurement (default 5, quick 1).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Only these benchmarks (comma-separated; default all).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<Bench>,
+    /// Print the results without writing files.
+    #[arg(long)]
+    no_write: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
+    let wanted = |b: Bench| args.only.is_empty() || args.only.contains(&b);
+    let started = Instant::now();
+    let started_utc = time::OffsetDateTime::now_utc().format(&Rfc3339)?;
+    let machine = Machine::detect();
+    eprintln!(
+        "vfed-bench: {} ({} CPUs, {}), {} run(s) per measurement{}",
+        machine.hostname,
+        machine.nproc,
+        machine.cpu_model,
+        runs,
+        if args.quick { ", quick sizes" } else { "" }
+    );
+    let pki = TestPki::new()?;
+    let mut sections = Vec::new();
+    if wanted(Bench::Registrations) {
+        let sizes = if args.quick {
+            registrations::Sizes {
+                n: 2_000,
+                concurrency: 64,
+                n_serial: 200,
+                runs,
+            }
+        } else {
+            registrations::Sizes {
+                n: 20_000,
+                concurrency: 64,
+                n_serial: 2_000,
+                runs,
+            }
+        };
+        eprintln!("== registrations: {sizes:?}");
+        sections.push(registrations::run(&pki, sizes).await?);
+    }
+    if wanted(Bench::CatalogSync) {
+        let sizes = if args.quick {
+            catalog_sync::Sizes {
+                n: 10_000,
+                runs,
+                etcd_runs: 1,
+            }
+        } else {
+            catalog_sync::Sizes {
+                n: 100_000,
+                runs,
+                etcd_runs: runs.min(3),
+            }
+        };
+        eprintln!("== catalog sync: {sizes:?}");
+        sections.push(catalog_sync::run(&pki, sizes).await?);
+    }
+    if wanted(Bench::Propagation) {
+        let sizes = propagation::Sizes {
+            samples: if args.quick { 30 } else { 200 },
+            runs,
+        };
+        eprintln!("== propagation: {sizes:?}");
+        sections.push(propagation::run(&pki, sizes).await?);
+    }
+    let command = std::iter::once("vfed-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let report = Report {
+        machine,
+        started_utc,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        quick: args.quick,
+        runs,
+        command,
+        sections,
+    };
+    println!("{}", report.table());
+    if !args.no_write {
+        let path = report.write(&args.out)?;
+        eprintln!("vfed-bench: wrote {}", path.display());
+    }
+    Ok(())
+}

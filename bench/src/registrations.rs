@@ -25,13 +25,21 @@ pub const COUNTY: &str = "54050200002000000001";
 
 /// The `n`th distinct valid camera ID in the county's area (n < 200,000).
 pub fn device_id(n: usize) -> String {
-    let (type_code, serial) = if n < 100_000 { (132, n) } else { (131, n - 100_000) };
+    let (type_code, serial) = if n < 100_000 {
+        (132, n)
+    } else {
+        (131, n - 100_000)
+    };
     format!("5405020000{type_code}00{serial:05}")
 }
 
 /// `count` registry clients of `node`, each on its own connection, each
 /// connected (TLS handshake done) before returning.
-pub async fn clients(pki: &TestPki, node: &TestNode, count: usize) -> anyhow::Result<Vec<RegistryClient<Channel>>> {
+pub async fn clients(
+    pki: &TestPki,
+    node: &TestNode,
+    count: usize,
+) -> anyhow::Result<Vec<RegistryClient<Channel>>> {
     let mut clients = Vec::with_capacity(count);
     for _ in 0..count {
         let channel = node.channel(pki)?;
@@ -90,7 +98,11 @@ pub async fn register_all(
         latencies_ms.extend(latencies);
         max_revision = max_revision.max(revision);
     }
-    Ok(Registered { elapsed: started.elapsed(), max_revision, latencies_ms })
+    Ok(Registered {
+        elapsed: started.elapsed(),
+        max_revision,
+        latencies_ms,
+    })
 }
 
 /// Sizes of this benchmark.
@@ -113,9 +125,18 @@ struct RunResult {
     cpu: CpuUse,
 }
 
-async fn one_run(pki: &TestPki, backend: &Backend, n: usize, concurrency: usize) -> anyhow::Result<RunResult> {
+async fn one_run(
+    pki: &TestPki,
+    backend: &Backend,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<RunResult> {
     // A fresh node (and store) per run: every run inserts into the same size.
-    let mut node = TestNode::start(pki, NodeOptions::new(COUNTY, "county").backend(backend.clone())).await?;
+    let mut node = TestNode::start(
+        pki,
+        NodeOptions::new(COUNTY, "county").backend(backend.clone()),
+    )
+    .await?;
     let clients = clients(pki, &node, concurrency).await?;
     let mark = CpuMark::now();
     let done = register_all(&clients, 0, n).await;
@@ -140,10 +161,19 @@ struct CaseResult {
     busy: Stat,
 }
 
-async fn case(pki: &TestPki, name: &str, backend: &Backend, n: usize, c: usize, runs: usize) -> anyhow::Result<CaseResult> {
+async fn case(
+    pki: &TestPki,
+    name: &str,
+    backend: &Backend,
+    n: usize,
+    c: usize,
+    runs: usize,
+) -> anyhow::Result<CaseResult> {
     let mut results = Vec::with_capacity(runs);
     for run in 1..=runs {
-        let r = one_run(pki, backend, n, c).await.with_context(|| format!("registrations {name} C={c}"))?;
+        let r = one_run(pki, backend, n, c)
+            .await
+            .with_context(|| format!("registrations {name} C={c}"))?;
         eprintln!(
             "  registrations {name} C={c} N={n} run {run}/{runs}: {} /s (p50 {} ms, p99 {} ms, process {:.2} cores, machine {:.0}% busy)",
             number(r.rate),
@@ -170,7 +200,10 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
     const NAME: &str = "registrations";
     eprintln!("registrations: starting etcd");
     let etcd = EtcdServer::start().await?;
-    let backends = [("embedded", Backend::Embedded), ("etcd", Backend::Etcd(etcd.client_url().to_owned()))];
+    let backends = [
+        ("embedded", Backend::Embedded),
+        ("etcd", Backend::Etcd(etcd.client_url().to_owned())),
+    ];
     let mut section = Section {
         name: "Device registrations/s".into(),
         method: format!(
@@ -187,10 +220,26 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
         for (n, c) in [(sizes.n, sizes.concurrency), (sizes.n_serial, 1)] {
             let r = case(pki, name, backend, n, c, sizes.runs).await?;
             let rate = Row::new(NAME, r.label.clone(), "throughput", "reg/s", r.rate.clone());
-            let rate = if *name == "embedded" && c > 1 { rate.goal(Goal::AtLeast(10_000.0)) } else { rate };
+            let rate = if *name == "embedded" && c > 1 {
+                rate.goal(Goal::AtLeast(10_000.0))
+            } else {
+                rate
+            };
             section.rows.push(rate);
-            section.rows.push(Row::new(NAME, r.label.clone(), "request latency p50", "ms", r.p50));
-            section.rows.push(Row::new(NAME, r.label.clone(), "request latency p99", "ms", r.p99));
+            section.rows.push(Row::new(
+                NAME,
+                r.label.clone(),
+                "request latency p50",
+                "ms",
+                r.p50,
+            ));
+            section.rows.push(Row::new(
+                NAME,
+                r.label.clone(),
+                "request latency p99",
+                "ms",
+                r.p99,
+            ));
             section.notes.push(format!(
                 "{}: this process (node + clients) kept {} cores busy (median of runs), the machine was {}% busy \
                  (all processes, including etcd and other users).",

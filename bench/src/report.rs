@@ -28,8 +28,17 @@ impl Stat {
         let mut sorted = runs.clone();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
-        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
-        Ok(Self { median, min: sorted[0], max: sorted[n - 1], runs })
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Ok(Self {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+            runs,
+        })
     }
 }
 
@@ -90,7 +99,13 @@ pub struct Row {
 
 impl Row {
     /// A row without a goal.
-    pub fn new(benchmark: &str, case: impl Into<String>, metric: &str, unit: &str, stat: Stat) -> Self {
+    pub fn new(
+        benchmark: &str,
+        case: impl Into<String>,
+        metric: &str,
+        unit: &str,
+        stat: Stat,
+    ) -> Self {
         Self {
             benchmark: benchmark.into(),
             case: case.into(),
@@ -205,7 +220,11 @@ impl Report {
     pub fn markdown(&self) -> String {
         let m = &self.machine;
         let mut out = String::new();
-        let _ = writeln!(out, "# vfed benchmarks: {} on {}\n", self.started_utc, m.hostname);
+        let _ = writeln!(
+            out,
+            "# vfed benchmarks: {} on {}\n",
+            self.started_utc, m.hostname
+        );
         let _ = writeln!(out, "Command: `{}`  ", self.command);
         let _ = writeln!(
             out,
@@ -226,7 +245,11 @@ impl Report {
             out,
             "| git commit | {}{} |\n",
             m.git_commit,
-            if m.git_dirty { " (tree dirty: uncommitted changes were measured)" } else { " (clean)" }
+            if m.git_dirty {
+                " (tree dirty: uncommitted changes were measured)"
+            } else {
+                " (clean)"
+            }
         );
         out.push_str("## Results\n\n");
         out.push_str(&self.table());
@@ -239,7 +262,14 @@ impl Report {
                 out.push_str("\nEvery run:\n\n");
                 for row in &section.rows {
                     let runs: Vec<String> = row.stat.runs.iter().map(|v| number(*v)).collect();
-                    let _ = writeln!(out, "- {} / {}: {} {}", row.case, row.metric, runs.join(", "), row.unit);
+                    let _ = writeln!(
+                        out,
+                        "- {} / {}: {} {}",
+                        row.case,
+                        row.metric,
+                        runs.join(", "),
+                        row.unit
+                    );
                 }
             }
         }
@@ -254,9 +284,22 @@ impl Report {
             .machine
             .hostname
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        let stem = format!("{date}-{}", if host.is_empty() { "unknown-host" } else { &host });
+        let stem = format!(
+            "{date}-{}",
+            if host.is_empty() {
+                "unknown-host"
+            } else {
+                &host
+            }
+        );
         let md = dir.join(format!("{stem}.md"));
         let json = dir.join(format!("{stem}.json"));
         write_atomic(&md, self.markdown().as_bytes())?;

@@ -126,7 +126,12 @@ impl Uplink {
         })
         .await
         .map_err(|_| "link closed before hello".to_owned())?;
-        let mut client = FederationClient::new(self.channel.clone());
+        // The link carries the trace context, so a session shows as one trace
+        // across child and parent.
+        let mut client = FederationClient::with_interceptor(
+            self.channel.clone(),
+            vfed_telemetry::propagation::inject,
+        );
         let mut inbound = client
             .link(ReceiverStream::new(rx))
             .await

@@ -1,0 +1,172 @@
+//! The `vfed` binary: configuration errors exit 64 naming the field; the
+//! demo comes up, federates, writes demo.json and stops cleanly on SIGINT.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VFED: &str = env!("CARGO_BIN_EXE_vfed");
+
+fn vfed(args: &[&str]) -> std::process::Output {
+    Command::new(VFED)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_configuration_exits_64_naming_the_field() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--set", "node.id=1234", "--dump-config"], "node.id"),
+        (
+            &[
+                "--set",
+                "node.id=54050200002000000001",
+                "--set",
+                "node.name=N",
+                "--set",
+                "liveness.missed_periods=0",
+                "--dump-config",
+            ],
+            "liveness.missed_periods",
+        ),
+        (
+            &["--config", "/nonexistent/vfed.toml", "--dump-config"],
+            "--config",
+        ),
+        (
+            &[
+                "--set",
+                "node.id=54050200002000000001",
+                "--set",
+                "node.name=N",
+                "--set",
+                "store.backend=sqlite",
+                "--dump-config",
+            ],
+            "store.backend",
+        ),
+    ];
+    for (args, field) in cases {
+        let out = vfed(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(stderr.contains(field), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn environment_layers_under_flags_and_dump_config_prints_toml() {
+    let out = Command::new(VFED)
+        .args(["--set", "node.name=From flag", "--dump-config"])
+        .env("VFED_NODE__ID", "54050200002000000001")
+        .env("VFED_NODE__NAME", "From env")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("id = \"54050200002000000001\""), "{stdout}");
+    assert!(stdout.contains("name = \"From flag\""), "{stdout}");
+    let parsed: toml::Table = toml::from_str(&stdout).unwrap();
+    assert!(parsed.contains_key("liveness"));
+}
+
+#[test]
+fn demo_federates_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(VFED)
+        .args(["demo", "--data-dir"])
+        .arg(dir.path())
+        .args(["--log", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(line) if line == "ready" => break,
+            Ok(line) => lines.push(line),
+            Err(_) if started.elapsed() > Duration::from_secs(90) => {
+                let _ = child.kill();
+                panic!("demo not ready in 90 s: {lines:?}");
+            }
+            Err(_) => {}
+        }
+    }
+    let demo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
+    let nodes = demo["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    let city = nodes.iter().find(|n| n["parent"].is_null()).unwrap();
+    assert_eq!(city["id"], "54050000002000000001");
+    assert!(demo["client"]["cert"].as_str().unwrap().ends_with(".pem"));
+
+    // The city holds the counties' shared, accepted devices: 3 + 2.
+    let remote = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use vfed_proto::registry::v1::registry_client::RegistryClient;
+        use vfed_proto::registry::v1::{ListDevicesRequest, Scope};
+        let material = vfed_pki::TlsMaterial::load(
+            demo["ca"].as_str().unwrap().as_ref(),
+            demo["client"]["cert"].as_str().unwrap().as_ref(),
+            demo["client"]["key"].as_str().unwrap().as_ref(),
+        )
+        .unwrap();
+        let expect = vfed_pki::ServerExpectation::Exactly(
+            vfed_pki::Identity::node("54050000002000000001").unwrap(),
+        );
+        let config = vfed_pki::client_config(&material, expect, vfed_pki::GRPC_ALPN).unwrap();
+        let channel = vfed_pki::connect(city["grpc_endpoint"].as_str().unwrap(), config)
+            .await
+            .unwrap();
+        let request = ListDevicesRequest {
+            scope: Scope::Remote.into(),
+            ..Default::default()
+        };
+        RegistryClient::new(channel)
+            .list_devices(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .devices
+            .len()
+    });
+    assert_eq!(remote, 5);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("demo did not stop within 20 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
