@@ -131,7 +131,7 @@ impl Config {
             Duration::from_millis(50),
         )?;
         let otlp = &self.telemetry.otlp_endpoint;
-        if !otlp.is_empty() && !(otlp.starts_with("http://") || otlp.starts_with("https://")) {
+        if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
             return Err(ConfigError::new(
                 "telemetry.otlp_endpoint",
                 "must be an http:// or https:// URL",

@@ -44,10 +44,10 @@ pub struct Telemetry {
 impl Telemetry {
     /// Flushes and stops trace export.
     pub fn shutdown(self) {
-        if let Some(provider) = self.provider {
-            if let Err(e) = provider.shutdown() {
-                eprintln!("vfed: flushing traces failed: {e}");
-            }
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("vfed: flushing traces failed: {e}");
         }
     }
 }
