@@ -6,6 +6,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "vfed/registry/v1/registry.proto",
         "vfed/federation/v1/federation.proto",
+        "vfed/relay/v1/relay.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

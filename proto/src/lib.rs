@@ -20,5 +20,13 @@ pub mod federation {
     }
 }
 
+/// Relay control messages and the stream API.
+pub mod relay {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.relay.v1");
+    }
+}
+
 /// The encoded file descriptor set of every vfed proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");

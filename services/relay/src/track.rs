@@ -1,0 +1,290 @@
+//! Fan-out of one live stream: the source appends access units to the
+//! current GOP; every reader shares the same GOPs (reference-counted, never
+//! copied per reader) and reads at its own pace. A reader that falls behind
+//! jumps to the newest GOP (dropping whole old ones), so one slow reader
+//! never holds back the source or the others. A new reader starts at the
+//! latest GOP's keyframe (instant start).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+use vfed_media::{AccessUnit, StreamMetadata};
+
+/// How far a GOP has been filled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Progress {
+    len: usize,
+    closed: bool,
+}
+
+/// A GOP being written by the source and read by every reader.
+#[derive(Debug)]
+pub struct SharedGop {
+    /// Sequence number within the track (newer is larger).
+    pub seq: u64,
+    units: RwLock<Vec<AccessUnit>>,
+    progress: watch::Sender<Progress>,
+}
+
+impl SharedGop {
+    fn new(seq: u64, first: AccessUnit) -> Self {
+        let (progress, _) = watch::channel(Progress { len: 1, closed: false });
+        Self { seq, units: RwLock::new(vec![first]), progress }
+    }
+
+    fn push(&self, unit: AccessUnit) {
+        let len = {
+            let mut units = self.units.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            units.push(unit);
+            units.len()
+        };
+        self.progress.send_modify(|p| p.len = len);
+    }
+
+    fn close(&self) {
+        self.progress.send_modify(|p| p.closed = true);
+    }
+
+    /// Whether the source has moved on to a newer GOP.
+    pub fn is_closed(&self) -> bool {
+        self.progress.borrow().closed
+    }
+
+    /// The unit at `index`, if written yet.
+    fn get(&self, index: usize) -> Option<AccessUnit> {
+        self.units.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(index).cloned()
+    }
+
+    /// Reads this GOP from its keyframe on.
+    pub fn reader(self: &Arc<Self>) -> GopReader {
+        GopReader { gop: self.clone(), next: 0, progress: self.progress.subscribe() }
+    }
+}
+
+/// Reads one GOP's units as they arrive.
+pub struct GopReader {
+    gop: Arc<SharedGop>,
+    next: usize,
+    progress: watch::Receiver<Progress>,
+}
+
+impl GopReader {
+    /// The GOP read.
+    pub fn gop(&self) -> &Arc<SharedGop> {
+        &self.gop
+    }
+
+    /// The next unit, waiting for the source; `None` once the GOP is
+    /// complete and fully read.
+    pub async fn next(&mut self) -> Option<AccessUnit> {
+        loop {
+            if let Some(unit) = self.gop.get(self.next) {
+                self.next += 1;
+                return Some(unit);
+            }
+            if self.progress.borrow_and_update().closed && self.gop.get(self.next).is_none() {
+                return None;
+            }
+            if self.progress.changed().await.is_err() {
+                // The GOP was dropped by everyone else; nothing more will come.
+                return self.gop.get(self.next).inspect(|_| self.next += 1);
+            }
+        }
+    }
+}
+
+/// Counters of a track.
+#[derive(Debug, Default)]
+pub struct TrackStats {
+    /// Access units published.
+    pub units_in: AtomicU64,
+    /// Payload bytes published.
+    pub bytes_in: AtomicU64,
+    /// GOPs readers skipped because they were behind.
+    pub gops_dropped: AtomicU64,
+    /// Times the source was re-established.
+    pub upstream_reconnects: AtomicU64,
+}
+
+/// One live stream at this node.
+#[derive(Debug)]
+pub struct Track {
+    key: String,
+    latest: watch::Sender<Option<Arc<SharedGop>>>,
+    metadata: watch::Sender<Option<StreamMetadata>>,
+    next_seq: Mutex<u64>,
+    /// Counters.
+    pub stats: TrackStats,
+    readers: watch::Sender<usize>,
+}
+
+impl Track {
+    /// An empty track.
+    pub fn new(key: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            key: key.into(),
+            latest: watch::channel(None).0,
+            metadata: watch::channel(None).0,
+            next_seq: Mutex::new(0),
+            stats: TrackStats::default(),
+            readers: watch::channel(0).0,
+        })
+    }
+
+    /// `<device id>/<profile>`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Sets the stream's codec parameters.
+    pub fn set_metadata(&self, metadata: StreamMetadata) {
+        self.metadata.send_replace(Some(metadata));
+    }
+
+    /// The current metadata.
+    pub fn metadata(&self) -> Option<StreamMetadata> {
+        self.metadata.borrow().clone()
+    }
+
+    /// Waits for metadata changes.
+    pub fn watch_metadata(&self) -> watch::Receiver<Option<StreamMetadata>> {
+        self.metadata.subscribe()
+    }
+
+    /// Appends a unit: a keyframe starts a new GOP; units before the first
+    /// keyframe are dropped (nobody could decode them).
+    pub fn publish(&self, unit: AccessUnit) {
+        self.stats.units_in.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_in.fetch_add(unit.data.len() as u64, Ordering::Relaxed);
+        if unit.keyframe {
+            let seq = {
+                let mut next = self.next_seq.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                *next += 1;
+                *next
+            };
+            let gop = Arc::new(SharedGop::new(seq, unit));
+            let previous = self.latest.send_replace(Some(gop));
+            if let Some(previous) = previous {
+                previous.close();
+            }
+        } else if let Some(current) = self.latest.borrow().as_ref() {
+            current.push(unit);
+        }
+    }
+
+    /// Ends the current GOP (the source stopped).
+    pub fn close_gop(&self) {
+        if let Some(current) = self.latest.borrow().as_ref() {
+            current.close();
+        }
+    }
+
+    /// A new reader, starting at the latest GOP.
+    pub fn reader(self: &Arc<Self>) -> TrackReader {
+        self.readers.send_modify(|n| *n += 1);
+        let latest = self.latest.subscribe();
+        TrackReader { track: self.clone(), latest, last_seq: 0 }
+    }
+
+    /// Readers right now.
+    pub fn readers(&self) -> usize {
+        *self.readers.borrow()
+    }
+
+    /// Waits for reader count changes.
+    pub fn watch_readers(&self) -> watch::Receiver<usize> {
+        self.readers.subscribe()
+    }
+}
+
+/// Follows a track GOP by GOP, always the newest.
+pub struct TrackReader {
+    track: Arc<Track>,
+    latest: watch::Receiver<Option<Arc<SharedGop>>>,
+    last_seq: u64,
+}
+
+impl TrackReader {
+    /// The track.
+    pub fn track(&self) -> &Arc<Track> {
+        &self.track
+    }
+
+    /// The newest GOP not yet returned, waiting for one. GOPs that came and
+    /// went while the caller was busy are counted as dropped.
+    pub async fn next_gop(&mut self) -> Option<Arc<SharedGop>> {
+        loop {
+            let current = self.latest.borrow_and_update().clone();
+            if let Some(gop) = current.filter(|g| g.seq > self.last_seq) {
+                if self.last_seq > 0 && gop.seq > self.last_seq + 1 {
+                    self.track.stats.gops_dropped.fetch_add(gop.seq - self.last_seq - 1, Ordering::Relaxed);
+                }
+                self.last_seq = gop.seq;
+                return Some(gop);
+            }
+            self.latest.changed().await.ok()?;
+        }
+    }
+
+    /// Whether a GOP newer than `seq` exists.
+    pub fn newer_than(&self, seq: u64) -> bool {
+        self.latest.borrow().as_ref().is_some_and(|g| g.seq > seq)
+    }
+}
+
+impl Drop for TrackReader {
+    fn drop(&mut self) {
+        self.track.readers.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn unit(n: i64, keyframe: bool) -> AccessUnit {
+        AccessUnit { pts: n * 3600, dts: n * 3600, keyframe, data: Bytes::from(vec![n as u8; 10]), ingest_unix_us: n }
+    }
+
+    #[tokio::test]
+    async fn readers_share_gops_and_start_at_a_keyframe() {
+        let track = Track::new("d/main");
+        track.publish(unit(0, false)); // before any keyframe: dropped
+        track.publish(unit(1, true));
+        track.publish(unit(2, false));
+        let mut a = track.reader();
+        let mut b = track.reader();
+        assert_eq!(track.readers(), 2);
+        let gop_a = a.next_gop().await.unwrap();
+        let gop_b = b.next_gop().await.unwrap();
+        assert!(Arc::ptr_eq(&gop_a, &gop_b), "GOPs are shared, not copied");
+        let mut r = gop_a.reader();
+        assert_eq!(r.next().await.unwrap().pts, 3600);
+        assert_eq!(r.next().await.unwrap().pts, 7200);
+        track.publish(unit(3, false));
+        assert_eq!(r.next().await.unwrap().pts, 10800);
+        track.publish(unit(4, true));
+        assert_eq!(r.next().await, None, "GOP closed by the next keyframe");
+        assert_eq!(a.next_gop().await.unwrap().seq, 2);
+        drop(b);
+        assert_eq!(track.readers(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_skips_to_the_newest_gop() {
+        let track = Track::new("d/main");
+        let mut slow = track.reader();
+        track.publish(unit(0, true));
+        assert_eq!(slow.next_gop().await.unwrap().seq, 1);
+        for n in 1..5 {
+            track.publish(unit(n * 10, true));
+            track.publish(unit(n * 10 + 1, false));
+        }
+        // The source never waited; the reader jumps from GOP 1 to GOP 5.
+        assert_eq!(slow.next_gop().await.unwrap().seq, 5);
+        assert_eq!(track.stats.gops_dropped.load(Ordering::Relaxed), 3);
+    }
+}
