@@ -2,8 +2,21 @@
 //! 90 kHz timestamps and a keyframe flag, grouped in GOPs, and the stream
 //! metadata (codec, parameter sets, resolution, frame rate, bitrate) that
 //! travels beside them.
+//!
+//! Around it: NAL unit helpers ([`nal`]), SPS parsing ([`sps`]), an Annex-B
+//! file reader for the demo's looping source ([`annexb`]), the fMP4 muxer
+//! ([`fmp4`]) and the live HLS playlist window ([`hls`]).
 #![forbid(unsafe_code)]
 
+pub mod annexb;
+mod assembler;
+pub mod bits;
+mod error;
 mod model;
+pub mod nal;
+pub mod sps;
 
-pub use model::{AccessUnit, Codec, Gop, StreamMetadata, CLOCK_RATE};
+pub use annexb::AnnexBFile;
+pub use assembler::{AccessUnitAssembler, AssembledUnit, ParameterSets};
+pub use error::MediaError;
+pub use model::{AccessUnit, CLOCK_RATE, Codec, Gop, StreamMetadata};
