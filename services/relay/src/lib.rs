@@ -4,5 +4,19 @@
 //! stall the source or the others.
 #![forbid(unsafe_code)]
 
+pub mod endpoint;
+mod error;
+mod info;
+mod key;
+pub mod link;
+mod pull;
+mod relay;
+mod serve;
+mod stream_reader;
 pub mod track;
 pub mod wire;
+
+pub use error::RelayError;
+pub use info::{info, metadata};
+pub use key::StreamKey;
+pub use relay::{Relay, RelayOptions, Resolver, Route};

@@ -29,13 +29,23 @@ pub struct SharedGop {
 
 impl SharedGop {
     fn new(seq: u64, first: AccessUnit) -> Self {
-        let (progress, _) = watch::channel(Progress { len: 1, closed: false });
-        Self { seq, units: RwLock::new(vec![first]), progress }
+        let (progress, _) = watch::channel(Progress {
+            len: 1,
+            closed: false,
+        });
+        Self {
+            seq,
+            units: RwLock::new(vec![first]),
+            progress,
+        }
     }
 
     fn push(&self, unit: AccessUnit) {
         let len = {
-            let mut units = self.units.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut units = self
+                .units
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             units.push(unit);
             units.len()
         };
@@ -53,12 +63,20 @@ impl SharedGop {
 
     /// The unit at `index`, if written yet.
     fn get(&self, index: usize) -> Option<AccessUnit> {
-        self.units.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(index).cloned()
+        self.units
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(index)
+            .cloned()
     }
 
     /// Reads this GOP from its keyframe on.
     pub fn reader(self: &Arc<Self>) -> GopReader {
-        GopReader { gop: self.clone(), next: 0, progress: self.progress.subscribe() }
+        GopReader {
+            gop: self.clone(),
+            next: 0,
+            progress: self.progress.subscribe(),
+        }
     }
 }
 
@@ -117,6 +135,8 @@ pub struct Track {
     /// Counters.
     pub stats: TrackStats,
     readers: watch::Sender<usize>,
+    ended: watch::Sender<bool>,
+    end_reason: Mutex<Option<crate::RelayError>>,
 }
 
 impl Track {
@@ -129,6 +149,8 @@ impl Track {
             next_seq: Mutex::new(0),
             stats: TrackStats::default(),
             readers: watch::channel(0).0,
+            ended: watch::channel(false).0,
+            end_reason: Mutex::new(None),
         })
     }
 
@@ -156,10 +178,15 @@ impl Track {
     /// keyframe are dropped (nobody could decode them).
     pub fn publish(&self, unit: AccessUnit) {
         self.stats.units_in.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_in.fetch_add(unit.data.len() as u64, Ordering::Relaxed);
+        self.stats
+            .bytes_in
+            .fetch_add(unit.data.len() as u64, Ordering::Relaxed);
         if unit.keyframe {
             let seq = {
-                let mut next = self.next_seq.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut next = self
+                    .next_seq
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *next += 1;
                 *next
             };
@@ -180,11 +207,51 @@ impl Track {
         }
     }
 
+    /// Ends the track for good: readers get `None` once they reach the end.
+    pub fn end(&self) {
+        self.close_gop();
+        self.ended.send_replace(true);
+    }
+
+    /// Ends the track, remembering why (e.g. not found upstream).
+    pub fn end_with(&self, reason: crate::RelayError) {
+        *self
+            .end_reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+        self.end();
+    }
+
+    /// Why the track ended, if it did with a reason.
+    pub fn end_reason(&self) -> Option<crate::RelayError> {
+        self.end_reason
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Resolves once the track has ended.
+    pub async fn ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|e| *e).await;
+    }
+
+    /// Whether the track has ended.
+    pub fn is_ended(&self) -> bool {
+        *self.ended.borrow()
+    }
+
     /// A new reader, starting at the latest GOP.
     pub fn reader(self: &Arc<Self>) -> TrackReader {
         self.readers.send_modify(|n| *n += 1);
         let latest = self.latest.subscribe();
-        TrackReader { track: self.clone(), latest, last_seq: 0 }
+        let ended = self.ended.subscribe();
+        TrackReader {
+            track: self.clone(),
+            latest,
+            ended,
+            last_seq: 0,
+        }
     }
 
     /// Readers right now.
@@ -202,6 +269,7 @@ impl Track {
 pub struct TrackReader {
     track: Arc<Track>,
     latest: watch::Receiver<Option<Arc<SharedGop>>>,
+    ended: watch::Receiver<bool>,
     last_seq: u64,
 }
 
@@ -218,12 +286,21 @@ impl TrackReader {
             let current = self.latest.borrow_and_update().clone();
             if let Some(gop) = current.filter(|g| g.seq > self.last_seq) {
                 if self.last_seq > 0 && gop.seq > self.last_seq + 1 {
-                    self.track.stats.gops_dropped.fetch_add(gop.seq - self.last_seq - 1, Ordering::Relaxed);
+                    self.track
+                        .stats
+                        .gops_dropped
+                        .fetch_add(gop.seq - self.last_seq - 1, Ordering::Relaxed);
                 }
                 self.last_seq = gop.seq;
                 return Some(gop);
             }
-            self.latest.changed().await.ok()?;
+            if *self.ended.borrow_and_update() {
+                return None;
+            }
+            tokio::select! {
+                changed = self.latest.changed() => changed.ok()?,
+                changed = self.ended.changed() => changed.ok()?,
+            }
         }
     }
 
@@ -246,7 +323,13 @@ mod tests {
     use super::*;
 
     fn unit(n: i64, keyframe: bool) -> AccessUnit {
-        AccessUnit { pts: n * 3600, dts: n * 3600, keyframe, data: Bytes::from(vec![n as u8; 10]), ingest_unix_us: n }
+        AccessUnit {
+            pts: n * 3600,
+            dts: n * 3600,
+            keyframe,
+            data: Bytes::from(vec![n as u8; 10]),
+            ingest_unix_us: n,
+        }
     }
 
     #[tokio::test]

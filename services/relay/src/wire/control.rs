@@ -21,16 +21,29 @@ pub fn encode_control(message: &ControlMessage) -> Bytes {
 
 /// Decodes one control message from the front of `buf`.
 pub fn decode_control(buf: &[u8]) -> Result<Decoded<ControlMessage>, WireError> {
-    let Some(prefix) = buf.get(..4) else { return Ok(Decoded::NeedMore(4)) };
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(Decoded::NeedMore(4));
+    };
     let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
     if len > MAX_CONTROL_MESSAGE {
-        return Err(WireError::TooLarge { what: "control message", len: len as u64, max: MAX_CONTROL_MESSAGE as u64 });
+        return Err(WireError::TooLarge {
+            what: "control message",
+            len: len as u64,
+            max: MAX_CONTROL_MESSAGE as u64,
+        });
     }
-    let Some(body) = buf.get(4..4 + len) else { return Ok(Decoded::NeedMore(4 + len)) };
-    let message = ControlMessage::decode(body)
-        .map_err(|e| WireError::Malformed { what: "control message", reason: e.to_string() })?;
+    let Some(body) = buf.get(4..4 + len) else {
+        return Ok(Decoded::NeedMore(4 + len));
+    };
+    let message = ControlMessage::decode(body).map_err(|e| WireError::Malformed {
+        what: "control message",
+        reason: e.to_string(),
+    })?;
     if message.message.is_none() {
-        return Err(WireError::Malformed { what: "control message", reason: "empty or unknown message".into() });
+        return Err(WireError::Malformed {
+            what: "control message",
+            reason: "empty or unknown message".into(),
+        });
     }
     Ok(Decoded::Value(message, 4 + len))
 }
@@ -44,23 +57,45 @@ mod tests {
 
     #[test]
     fn round_trip_and_partial_input() {
-        let message = ControlMessage { message: Some(M::Subscribe(Subscribe { request_id: 7, key: "a/main".into() })) };
+        let message = ControlMessage {
+            message: Some(M::Subscribe(Subscribe {
+                request_id: 7,
+                key: "a/main".into(),
+            })),
+        };
         let bytes = encode_control(&message);
         for cut in 0..bytes.len() {
-            assert!(matches!(decode_control(&bytes[..cut]), Ok(Decoded::NeedMore(_))), "cut {cut}");
+            assert!(
+                matches!(decode_control(&bytes[..cut]), Ok(Decoded::NeedMore(_))),
+                "cut {cut}"
+            );
         }
-        assert_eq!(decode_control(&bytes), Ok(Decoded::Value(message, bytes.len())));
+        assert_eq!(
+            decode_control(&bytes),
+            Ok(Decoded::Value(message, bytes.len()))
+        );
     }
 
     #[test]
     fn refuses_oversize_and_garbage() {
         let huge = [0xff, 0xff, 0xff, 0xff, 0];
-        assert!(matches!(decode_control(&huge), Err(WireError::TooLarge { .. })));
+        assert!(matches!(
+            decode_control(&huge),
+            Err(WireError::TooLarge { .. })
+        ));
         let garbage = [0, 0, 0, 3, 0xff, 0xff, 0xff];
-        assert!(matches!(decode_control(&garbage), Err(WireError::Malformed { .. })));
+        assert!(matches!(
+            decode_control(&garbage),
+            Err(WireError::Malformed { .. })
+        ));
         let empty = encode_control(&ControlMessage { message: None });
-        assert!(matches!(decode_control(&empty), Err(WireError::Malformed { .. })));
-        let unsub = encode_control(&ControlMessage { message: Some(M::Unsubscribe(Unsubscribe { request_id: 1 })) });
+        assert!(matches!(
+            decode_control(&empty),
+            Err(WireError::Malformed { .. })
+        ));
+        let unsub = encode_control(&ControlMessage {
+            message: Some(M::Unsubscribe(Unsubscribe { request_id: 1 })),
+        });
         assert!(matches!(decode_control(&unsub), Ok(Decoded::Value(..))));
     }
 }

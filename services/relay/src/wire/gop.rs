@@ -59,14 +59,28 @@ pub fn encode_gop_header(header: GopHeader) -> Bytes {
 
 /// Decodes a GOP header.
 pub fn decode_gop_header(buf: &[u8]) -> Result<Decoded<GopHeader>, WireError> {
-    let Some(h) = buf.get(..GOP_HEADER_LEN) else { return Ok(Decoded::NeedMore(GOP_HEADER_LEN)) };
+    let Some(h) = buf.get(..GOP_HEADER_LEN) else {
+        return Ok(Decoded::NeedMore(GOP_HEADER_LEN));
+    };
     if h[..2] != GOP_MAGIC {
-        return Err(WireError::Malformed { what: "GOP header", reason: "bad magic".into() });
+        return Err(WireError::Malformed {
+            what: "GOP header",
+            reason: "bad magic".into(),
+        });
     }
     if h[2] != VERSION {
-        return Err(WireError::Malformed { what: "GOP header", reason: format!("unsupported version {}", h[2]) });
+        return Err(WireError::Malformed {
+            what: "GOP header",
+            reason: format!("unsupported version {}", h[2]),
+        });
     }
-    Ok(Decoded::Value(GopHeader { request_id: be_u64(&h[3..]), gop_seq: be_u64(&h[11..]) }, GOP_HEADER_LEN))
+    Ok(Decoded::Value(
+        GopHeader {
+            request_id: be_u64(&h[3..]),
+            gop_seq: be_u64(&h[11..]),
+        },
+        GOP_HEADER_LEN,
+    ))
 }
 
 /// Encodes a frame header; the payload is sent after it as is (no copy).
@@ -80,32 +94,82 @@ pub fn encode_frame(unit: &AccessUnit) -> Bytes {
     buf.freeze()
 }
 
-/// Decodes one frame (header and payload) from the front of `buf`.
-pub fn decode_frame(buf: &Bytes) -> Result<Decoded<WireFrame>, WireError> {
-    let Some(h) = buf.get(..FRAME_HEADER_LEN) else { return Ok(Decoded::NeedMore(FRAME_HEADER_LEN)) };
+/// A validated frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// Payload length (checked against [`MAX_FRAME_PAYLOAD`]).
+    pub len: usize,
+    /// Presentation time.
+    pub pts: i64,
+    /// Decode time.
+    pub dts: i64,
+    /// Ingest wall clock (unix µs).
+    pub ingest_unix_us: i64,
+    /// Keyframe flag.
+    pub keyframe: bool,
+}
+
+impl FrameHeader {
+    /// The access unit this header describes, with `data` as payload.
+    pub fn unit(self, data: Bytes) -> AccessUnit {
+        AccessUnit {
+            pts: self.pts,
+            dts: self.dts,
+            keyframe: self.keyframe,
+            data,
+            ingest_unix_us: self.ingest_unix_us,
+        }
+    }
+}
+
+/// Decodes and validates a frame header.
+pub fn decode_frame_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, WireError> {
     let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
     if len > MAX_FRAME_PAYLOAD {
-        return Err(WireError::TooLarge { what: "frame", len: len as u64, max: MAX_FRAME_PAYLOAD as u64 });
+        return Err(WireError::TooLarge {
+            what: "frame",
+            len: len as u64,
+            max: MAX_FRAME_PAYLOAD as u64,
+        });
     }
     if len == 0 {
-        return Err(WireError::Malformed { what: "frame", reason: "empty payload".into() });
+        return Err(WireError::Malformed {
+            what: "frame",
+            reason: "empty payload".into(),
+        });
     }
     let flags = h[28];
     if flags & !KEYFRAME != 0 {
-        return Err(WireError::Malformed { what: "frame", reason: format!("unknown flags {flags:#04x}") });
+        return Err(WireError::Malformed {
+            what: "frame",
+            reason: format!("unknown flags {flags:#04x}"),
+        });
     }
-    let total = FRAME_HEADER_LEN + len;
-    if buf.len() < total {
-        return Ok(Decoded::NeedMore(total));
-    }
-    let unit = AccessUnit {
+    Ok(FrameHeader {
+        len,
         pts: be_i64(&h[4..]),
         dts: be_i64(&h[12..]),
         ingest_unix_us: be_i64(&h[20..]),
         keyframe: flags & KEYFRAME != 0,
-        data: buf.slice(FRAME_HEADER_LEN..total),
+    })
+}
+
+/// Decodes one frame (header and payload) from the front of `buf`.
+pub fn decode_frame(buf: &Bytes) -> Result<Decoded<WireFrame>, WireError> {
+    let Some(h) = buf.get(..FRAME_HEADER_LEN) else {
+        return Ok(Decoded::NeedMore(FRAME_HEADER_LEN));
     };
-    Ok(Decoded::Value(unit, total))
+    let mut fixed = [0u8; FRAME_HEADER_LEN];
+    fixed.copy_from_slice(h);
+    let header = decode_frame_header(&fixed)?;
+    let total = FRAME_HEADER_LEN + header.len;
+    if buf.len() < total {
+        return Ok(Decoded::NeedMore(total));
+    }
+    Ok(Decoded::Value(
+        header.unit(buf.slice(FRAME_HEADER_LEN..total)),
+        total,
+    ))
 }
 
 #[cfg(test)]
@@ -113,13 +177,25 @@ mod tests {
     use super::*;
 
     fn unit(keyframe: bool, len: usize) -> AccessUnit {
-        AccessUnit { pts: 9000, dts: 8000, keyframe, data: Bytes::from(vec![7u8; len]), ingest_unix_us: 42 }
+        AccessUnit {
+            pts: 9000,
+            dts: 8000,
+            keyframe,
+            data: Bytes::from(vec![7u8; len]),
+            ingest_unix_us: 42,
+        }
     }
 
     #[test]
     fn header_round_trip() {
-        let h = GopHeader { request_id: 3, gop_seq: 99 };
-        assert_eq!(decode_gop_header(&encode_gop_header(h)), Ok(Decoded::Value(h, GOP_HEADER_LEN)));
+        let h = GopHeader {
+            request_id: 3,
+            gop_seq: 99,
+        };
+        assert_eq!(
+            decode_gop_header(&encode_gop_header(h)),
+            Ok(Decoded::Value(h, GOP_HEADER_LEN))
+        );
         assert!(decode_gop_header(b"XX\x01aaaaaaaaaaaaaaaa").is_err());
         assert!(decode_gop_header(b"VG\x02aaaaaaaaaaaaaaaa").is_err());
     }
@@ -132,7 +208,10 @@ mod tests {
         wire.put(u.data.clone());
         let wire = wire.freeze();
         for cut in 0..wire.len() {
-            assert!(matches!(decode_frame(&wire.slice(..cut)), Ok(Decoded::NeedMore(_))), "cut {cut}");
+            assert!(
+                matches!(decode_frame(&wire.slice(..cut)), Ok(Decoded::NeedMore(_))),
+                "cut {cut}"
+            );
         }
         assert_eq!(decode_frame(&wire), Ok(Decoded::Value(u, wire.len())));
     }
@@ -141,12 +220,21 @@ mod tests {
     fn refuses_oversize_empty_and_unknown_flags() {
         let mut h = encode_frame(&unit(false, 1)).to_vec();
         h[..4].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(decode_frame(&Bytes::from(h.clone())), Err(WireError::TooLarge { .. })));
+        assert!(matches!(
+            decode_frame(&Bytes::from(h.clone())),
+            Err(WireError::TooLarge { .. })
+        ));
         h[..4].copy_from_slice(&0u32.to_be_bytes());
-        assert!(matches!(decode_frame(&Bytes::from(h.clone())), Err(WireError::Malformed { .. })));
+        assert!(matches!(
+            decode_frame(&Bytes::from(h.clone())),
+            Err(WireError::Malformed { .. })
+        ));
         h[..4].copy_from_slice(&1u32.to_be_bytes());
         h[28] = 0x80;
         h.push(0);
-        assert!(matches!(decode_frame(&Bytes::from(h)), Err(WireError::Malformed { .. })));
+        assert!(matches!(
+            decode_frame(&Bytes::from(h)),
+            Err(WireError::Malformed { .. })
+        ));
     }
 }

@@ -15,8 +15,9 @@ mod gop;
 
 pub use control::{MAX_CONTROL_MESSAGE, decode_control, encode_control};
 pub use gop::{
-    FRAME_HEADER_LEN, GOP_HEADER_LEN, GOP_MAGIC, GopHeader, MAX_FRAME_PAYLOAD, WireFrame, decode_frame,
-    decode_gop_header, encode_frame, encode_gop_header,
+    FRAME_HEADER_LEN, FrameHeader, GOP_HEADER_LEN, GOP_MAGIC, GopHeader, MAX_FRAME_PAYLOAD,
+    WireFrame, decode_frame, decode_frame_header, decode_gop_header, encode_frame,
+    encode_gop_header,
 };
 
 /// A malformed or hostile input.

@@ -1,0 +1,79 @@
+//! QUIC endpoints with vfed's mutual TLS (ALPN `vfed-relay/1`): the same
+//! certificates and identity checks as the gRPC links (R18.4).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use vfed_pki::{Identity, ServerExpectation, TlsMaterial};
+
+use crate::RelayError;
+
+/// The relay's ALPN protocol id.
+pub const ALPN: &[u8] = b"vfed-relay/1";
+
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(2)));
+    t.max_idle_timeout(Some(quinn::VarInt::from_u32(10_000).into()));
+    // One unidirectional stream per GOP: a few in flight per subscription.
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1024));
+    // A GOP of a 4K stream fits in a stream window; many fit in the connection's.
+    t.stream_receive_window(quinn::VarInt::from_u32(8 * 1024 * 1024));
+    t.receive_window(quinn::VarInt::from_u32(64 * 1024 * 1024));
+    t.send_window(64 * 1024 * 1024);
+    Arc::new(t)
+}
+
+/// A server endpoint on `addr` (also usable to dial out).
+pub fn server(material: &TlsMaterial, addr: SocketAddr) -> Result<quinn::Endpoint, RelayError> {
+    let tls = vfed_pki::server_config(material, &[ALPN])
+        .map_err(|e| RelayError::Transport(e.to_string()))?;
+    let crypto =
+        QuicServerConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(transport());
+    quinn::Endpoint::server(config, addr)
+        .map_err(|e| RelayError::Transport(format!("relay listen {addr}: {e}")))
+}
+
+/// A client configuration that expects the server to be `expect`.
+pub fn client_config(
+    material: &TlsMaterial,
+    expect: ServerExpectation,
+) -> Result<quinn::ClientConfig, RelayError> {
+    let tls = vfed_pki::client_config(material, expect, &[ALPN])
+        .map_err(|e| RelayError::Transport(e.to_string()))?;
+    let crypto =
+        QuicClientConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(transport());
+    Ok(config)
+}
+
+/// A client-only endpoint on an ephemeral loopback or wildcard port.
+pub fn client(bind: SocketAddr) -> Result<quinn::Endpoint, RelayError> {
+    quinn::Endpoint::client(bind)
+        .map_err(|e| RelayError::Transport(format!("relay client bind {bind}: {e}")))
+}
+
+/// The identity the peer's certificate names (its chain was verified by
+/// the TLS handshake against our CA).
+pub fn peer_identity(
+    connection: &quinn::Connection,
+    trust_domain: &str,
+) -> Result<Identity, RelayError> {
+    let certs = connection
+        .peer_identity()
+        .and_then(|any| {
+            any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .ok_or_else(|| RelayError::Unauthorized("peer presented no certificate (R18.4)".into()))?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| RelayError::Unauthorized("empty certificate chain (R18.4)".into()))?;
+    vfed_pki::identity_from_cert_der(leaf, trust_domain)
+        .map_err(|e| RelayError::Unauthorized(e.to_string()))
+}

@@ -1,0 +1,228 @@
+//! Pulling a stream from a peer (toward its origin) into a local track that
+//! every local viewer shares. The pull survives a lost upstream (it
+//! resubscribes when the link is back; viewers keep their readers) and ends
+//! after an idle grace period without readers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use vfed_media::AccessUnit;
+use vfed_proto::relay::v1::control_message::Message;
+use vfed_proto::relay::v1::{ErrorCode, Subscribe, Unsubscribe};
+
+use crate::link::{Link, PullEvent};
+use crate::stream_reader::{ReadError, StreamReader};
+use crate::track::Track;
+use crate::wire::{FRAME_HEADER_LEN, decode_frame_header};
+use crate::{Relay, RelayError};
+
+enum End {
+    /// Nobody read it for the grace period.
+    Idle,
+    /// The upstream refused for good (not found, unauthorized).
+    Refused(RelayError),
+    /// The upstream went away; try again.
+    Lost(String),
+}
+
+/// Runs the pull of `key` from `peer` into `track` until idle or refused.
+pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String) {
+    let grace = relay.options().idle_grace;
+    let mut backoff = Duration::from_millis(100);
+    let mut attempts = 0u32;
+    loop {
+        let link = tokio::select! {
+            l = relay.wait_link(&peer) => l,
+            () = wait_idle(&track, grace) => {
+                finish(&relay, &track, &key, RelayError::Unavailable { key: key.clone(), reason: "idle".into() });
+                return;
+            }
+        };
+        let end = session(&link, &track, &key, grace).await;
+        match end {
+            End::Idle => {
+                finish(
+                    &relay,
+                    &track,
+                    &key,
+                    RelayError::Unavailable {
+                        key: key.clone(),
+                        reason: "idle".into(),
+                    },
+                );
+                tracing::info!(%key, %peer, "upstream pull closed after idle grace");
+                return;
+            }
+            End::Refused(e) => {
+                finish(&relay, &track, &key, e);
+                return;
+            }
+            End::Lost(reason) => {
+                attempts += 1;
+                track
+                    .stats
+                    .upstream_reconnects
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%key, %peer, %reason, attempts, "upstream lost; resubscribing");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+fn finish(relay: &Relay, track: &Arc<Track>, key: &str, reason: RelayError) {
+    relay.forget(key, track);
+    track.end_with(reason);
+}
+
+async fn wait_idle(track: &Track, grace: Duration) {
+    let mut readers = track.watch_readers();
+    loop {
+        if *readers.borrow_and_update() == 0 {
+            tokio::select! {
+                () = tokio::time::sleep(grace) => {
+                    if track.readers() == 0 { return; }
+                }
+                r = readers.changed() => if r.is_err() { return; },
+            }
+        } else if readers.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn session(link: &Arc<Link>, track: &Arc<Track>, key: &str, grace: Duration) -> End {
+    let (request_id, mut events) = link.register_pull();
+    let end = receive(link, track, key, request_id, &mut events, grace).await;
+    link.unregister_pull(request_id);
+    if !link.closed.is_cancelled() {
+        let _ = link
+            .send(Message::Unsubscribe(Unsubscribe { request_id }))
+            .await;
+    }
+    end
+}
+
+type GopFrames = mpsc::Receiver<AccessUnit>;
+
+async fn receive(
+    link: &Arc<Link>,
+    track: &Arc<Track>,
+    key: &str,
+    request_id: u64,
+    events: &mut mpsc::Receiver<PullEvent>,
+    grace: Duration,
+) -> End {
+    if link
+        .send(Message::Subscribe(Subscribe {
+            request_id,
+            key: key.to_owned(),
+        }))
+        .await
+        .is_err()
+    {
+        return End::Lost("link closed".into());
+    }
+    // GOPs being received, oldest first; frames are published from the
+    // oldest only, so GOPs never interleave in the track.
+    let mut gops: BTreeMap<u64, (GopFrames, JoinHandle<()>)> = BTreeMap::new();
+    let mut idle_since: Option<Instant> = None;
+    let mut tick = tokio::time::interval((grace / 4).max(Duration::from_millis(10)));
+    loop {
+        let oldest = gops.keys().next().copied();
+        tokio::select! {
+            () = link.closed.cancelled() => return End::Lost("link closed".into()),
+            event = events.recv() => match event {
+                None => return End::Lost("link closed".into()),
+                Some(PullEvent::Control(message)) => match message {
+                    Message::SubscribeOk(ok) => apply_info(track, ok.info.as_ref()),
+                    Message::Metadata(m) => apply_info(track, m.info.as_ref()),
+                    Message::SubscribeError(e) => {
+                        let error = RelayError::from_wire(key, e.code, e.message);
+                        return match error {
+                            RelayError::Unavailable { reason, .. } => End::Lost(reason),
+                            other => End::Refused(other),
+                        };
+                    }
+                    Message::Ended(e) if e.code == i32::from(ErrorCode::NotFound) => {
+                        return End::Refused(RelayError::NotFound(key.to_owned()));
+                    }
+                    Message::Ended(e) => return End::Lost(format!("source ended: {}", e.message)),
+                    _ => {}
+                },
+                Some(PullEvent::Gop(header, reader)) => {
+                    if oldest.is_some_and(|o| header.gop_seq <= o) {
+                        continue; // stale: dropping the reader stops the stream
+                    }
+                    let (tx, rx) = mpsc::channel(512);
+                    let task = tokio::spawn(read_gop(reader, tx));
+                    gops.insert(header.gop_seq, (rx, task));
+                    // More than two GOPs in flight: the oldest is too late to matter.
+                    while gops.len() > 2 {
+                        if let Some((_, (_, task))) = gops.pop_first() {
+                            task.abort();
+                            track.stats.gops_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            },
+            frame = next_frame(&mut gops, oldest) => match frame {
+                Some(unit) => track.publish(unit),
+                None => { if let Some(o) = oldest { gops.remove(&o); } }
+            },
+            _ = tick.tick() => {
+                if track.readers() == 0 {
+                    let since = *idle_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= grace {
+                        return End::Idle;
+                    }
+                } else {
+                    idle_since = None;
+                }
+            }
+        }
+    }
+}
+
+async fn next_frame(
+    gops: &mut BTreeMap<u64, (GopFrames, JoinHandle<()>)>,
+    oldest: Option<u64>,
+) -> Option<AccessUnit> {
+    match oldest.and_then(|o| gops.get_mut(&o)) {
+        Some((rx, _)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn apply_info(track: &Track, info: Option<&vfed_proto::relay::v1::StreamInfo>) {
+    if let Some(m) = info.and_then(crate::info::metadata) {
+        track.set_metadata(m);
+    }
+}
+
+async fn read_gop(mut reader: StreamReader, tx: mpsc::Sender<AccessUnit>) {
+    loop {
+        let header = match reader.read_exact(FRAME_HEADER_LEN).await {
+            Ok(h) => h,
+            Err(ReadError::Finished { .. } | ReadError::Failed(_)) => return,
+        };
+        let mut fixed = [0u8; FRAME_HEADER_LEN];
+        fixed.copy_from_slice(&header);
+        let Ok(header) = decode_frame_header(&fixed) else {
+            reader.stop();
+            return;
+        };
+        let Ok(payload) = reader.read_exact(header.len).await else {
+            return;
+        };
+        if tx.send(header.unit(payload)).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Serving a subscription to a peer: one unidirectional QUIC stream per GOP,
+//! newest first (higher priority); a subscriber that falls two GOPs behind
+//! has the older GOP reset, so latency stays bounded instead of growing.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vfed_proto::relay::v1::control_message::Message;
+use vfed_proto::relay::v1::{ErrorCode, Metadata, SubscribeOk};
+
+use crate::link::{Link, close_code, send_ended, send_error, served_done};
+use crate::track::SharedGop;
+use crate::wire::{GopHeader, encode_frame, encode_gop_header};
+use crate::{Relay, RelayError, info};
+
+/// How long a new subscription waits for the source's first parameters.
+const METADATA_WAIT: Duration = Duration::from_secs(10);
+
+/// Serves `key` to `link` under `request_id` until cancelled or the track ends.
+pub async fn serve(
+    relay: Relay,
+    link: Arc<Link>,
+    request_id: u64,
+    key: String,
+    cancel: CancellationToken,
+) {
+    let outcome = serve_inner(&relay, &link, request_id, &key, &cancel).await;
+    if let Err(e) = outcome {
+        tracing::debug!(peer = %link.peer, %key, error = %e, "subscription refused or failed");
+        let _ = send_error(&link, request_id, &e).await;
+    }
+    served_done(&link, request_id);
+}
+
+async fn serve_inner(
+    relay: &Relay,
+    link: &Arc<Link>,
+    request_id: u64,
+    key: &str,
+    cancel: &CancellationToken,
+) -> Result<(), RelayError> {
+    let mut reader = relay.subscribe(key).await?;
+    let track = reader.track().clone();
+    let mut metadata = track.watch_metadata();
+    let first = tokio::select! {
+        () = cancel.cancelled() => return Ok(()),
+        () = track.ended() => {
+            return Err(track.end_reason().unwrap_or(RelayError::Unavailable { key: key.into(), reason: "the source ended".into() }));
+        }
+        m = tokio::time::timeout(METADATA_WAIT, metadata.wait_for(Option::is_some)) => match m {
+            Ok(Ok(m)) => m.clone(),
+            _ => return Err(RelayError::Unavailable { key: key.into(), reason: "no media from the source yet".into() }),
+        },
+    };
+    let announced = first.map(|m| info(&relay.stream_info(&track), &m));
+    link.send(Message::SubscribeOk(SubscribeOk {
+        request_id,
+        info: announced,
+    }))
+    .await?;
+    tracing::info!(peer = %link.peer, %key, request_id, "serving stream");
+    let mut inflight: VecDeque<(u64, CancellationToken, JoinHandle<()>)> = VecDeque::new();
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = link.closed.cancelled() => break,
+            changed = metadata.changed() => {
+                if changed.is_err() { break; }
+                let current = metadata.borrow_and_update().clone();
+                if let Some(m) = current {
+                    let info = Some(info(&relay.stream_info(&track), &m));
+                    link.send(Message::Metadata(Metadata { request_id, info })).await?;
+                }
+            }
+            gop = reader.next_gop() => {
+                let Some(gop) = gop else {
+                    let reason = track.end_reason().map_or_else(|| "the source ended".to_owned(), |e| e.to_string());
+                    let code = track.end_reason().map_or(ErrorCode::Unavailable, |e| e.code());
+                    send_ended(link, request_id, code, &reason).await;
+                    break;
+                };
+                inflight.retain(|(_, _, task)| !task.is_finished());
+                // Keep at most the previous GOP in flight: anything older is
+                // dropped whole rather than delaying the newest.
+                while inflight.front().is_some_and(|(seq, _, _)| seq + 1 < gop.seq) {
+                    if let Some((_, token, _)) = inflight.pop_front() {
+                        token.cancel();
+                        track.stats.gops_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                let token = CancellationToken::new();
+                let task = tokio::spawn(send_gop(link.clone(), request_id, gop.clone(), token.clone()));
+                inflight.push_back((gop.seq, token, task));
+            }
+        }
+    }
+    for (_, token, _) in inflight {
+        token.cancel();
+    }
+    Ok(())
+}
+
+async fn send_gop(
+    link: Arc<Link>,
+    request_id: u64,
+    gop: Arc<SharedGop>,
+    cancel: CancellationToken,
+) {
+    let Ok(mut stream) = link.connection.open_uni().await else {
+        return;
+    };
+    // Newer GOPs first: QUIC sends higher-priority streams' data before others.
+    let _ = stream.set_priority(i32::try_from(gop.seq % (i32::MAX as u64)).unwrap_or(i32::MAX));
+    let header = encode_gop_header(GopHeader {
+        request_id,
+        gop_seq: gop.seq,
+    });
+    if stream.write_all(&header).await.is_err() {
+        return;
+    }
+    let mut reader = gop.reader();
+    loop {
+        let unit = tokio::select! {
+            () = cancel.cancelled() => {
+                let _ = stream.reset(quinn::VarInt::from_u32(close_code::GOP_DROPPED));
+                return;
+            }
+            u = reader.next() => u,
+        };
+        let Some(unit) = unit else {
+            let _ = stream.finish();
+            return;
+        };
+        let mut chunks = [encode_frame(&unit), unit.data];
+        let written = tokio::select! {
+            () = cancel.cancelled() => {
+                let _ = stream.reset(quinn::VarInt::from_u32(close_code::GOP_DROPPED));
+                return;
+            }
+            w = stream.write_all_chunks(&mut chunks) => w,
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+}
