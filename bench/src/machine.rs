@@ -26,6 +26,8 @@ pub struct Machine {
     pub git_commit: String,
     /// Whether `git status --porcelain` listed anything.
     pub git_dirty: bool,
+    /// /proc/loadavg when the run started (others share this machine).
+    pub loadavg_at_start: String,
 }
 
 fn read(path: &str) -> String {
@@ -72,6 +74,7 @@ impl Machine {
                 .unwrap_or_else(|| "not found".into()),
             git_commit: command("git", &["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
             git_dirty: status.is_none_or(|s| !s.is_empty()),
+            loadavg_at_start: read("/proc/loadavg").trim().to_owned(),
         }
     }
 }

@@ -13,6 +13,7 @@ use vfed_proto::federation::v1::node_client::NodeClient;
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_store::testing::EtcdServer;
+use vfed_store::{Compare, KeyValue, Op, SharedStore, Txn};
 use vfed_tests::{Backend, NodeOptions, TestNode, TestPki, register_request};
 
 use crate::machine::{CpuMark, CpuUse};
@@ -40,9 +41,17 @@ pub async fn clients(
     node: &TestNode,
     count: usize,
 ) -> anyhow::Result<Vec<RegistryClient<Channel>>> {
-    let mut clients = Vec::with_capacity(count);
+    let mut channels = Vec::with_capacity(count);
     for _ in 0..count {
-        let channel = node.channel(pki)?;
+        channels.push(node.channel(pki)?);
+    }
+    connect(channels).await
+}
+
+/// Registry clients over `channels`, each connected before returning.
+async fn connect(channels: Vec<Channel>) -> anyhow::Result<Vec<RegistryClient<Channel>>> {
+    let mut clients = Vec::with_capacity(channels.len());
+    for channel in channels {
         NodeClient::new(channel.clone())
             .get_node_info(fed::GetNodeInfoRequest {})
             .await
@@ -123,11 +132,80 @@ struct RunResult {
     p50_ms: f64,
     p99_ms: f64,
     cpu: CpuUse,
+    /// Comparison points measured in the same run (high concurrency only).
+    floors: Option<Floors>,
+}
+
+/// What the same load costs without parts of the path.
+struct Floors {
+    /// The same key/values written straight into a fresh store of the same
+    /// backend, one create-if-absent transaction each, C at a time (no gRPC).
+    store_only: f64,
+    /// `Node.GetNodeInfo` calls/s over the same C connections (gRPC, TLS and
+    /// HTTP/2 with no store and no JSON).
+    rpc_only: f64,
+}
+
+/// Writes `kvs` into `store` as one create-if-absent transaction each from
+/// `concurrency` tasks; returns transactions/s.
+async fn store_only_rate(
+    store: SharedStore,
+    kvs: Vec<KeyValue>,
+    concurrency: usize,
+) -> anyhow::Result<f64> {
+    let n = kvs.len();
+    let mut buckets: Vec<Vec<Txn>> = vec![Vec::new(); concurrency.max(1)];
+    for (i, kv) in kvs.into_iter().enumerate() {
+        let txn = Txn::new()
+            .when(Compare::absent(kv.key.clone()))
+            .then(Op::put(kv.key, kv.value));
+        buckets[i % concurrency.max(1)].push(txn);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = buckets
+        .into_iter()
+        .map(|bucket| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for txn in bucket {
+                    store.txn(txn).await?;
+                }
+                Ok::<_, vfed_store::StoreError>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// `n` `GetNodeInfo` calls spread over `clients`' connections; returns calls/s.
+async fn rpc_only_rate(channels: &[Channel], n: usize) -> anyhow::Result<f64> {
+    let per_client = n.div_ceil(channels.len().max(1));
+    let started = Instant::now();
+    let tasks: Vec<_> = channels
+        .iter()
+        .map(|channel| {
+            let mut client = NodeClient::new(channel.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_client {
+                    client.get_node_info(fed::GetNodeInfoRequest {}).await?;
+                }
+                Ok::<_, tonic::Status>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok((per_client * channels.len()) as f64 / started.elapsed().as_secs_f64())
 }
 
 async fn one_run(
     pki: &TestPki,
     backend: &Backend,
+    etcd: &EtcdServer,
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<RunResult> {
@@ -137,10 +215,31 @@ async fn one_run(
         NodeOptions::new(COUNTY, "county").backend(backend.clone()),
     )
     .await?;
-    let clients = clients(pki, &node, concurrency).await?;
+    let mut channels = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        channels.push(node.channel(pki)?);
+    }
+    let clients = connect(channels.clone()).await?;
     let mark = CpuMark::now();
     let done = register_all(&clients, 0, n).await;
     let cpu = mark.used();
+    let floors = if concurrency > 1 && done.is_ok() {
+        let kvs = node.store()?.snapshot(b"").await?.kvs;
+        let rpc_only = rpc_only_rate(&channels, n).await?;
+        let store_only = match backend {
+            Backend::Embedded => {
+                let (store, _dir) = vfed_store::testing::temp_embedded_store()?;
+                store_only_rate(store, kvs, concurrency).await?
+            }
+            Backend::Etcd(_) => store_only_rate(etcd.store().await?, kvs, concurrency).await?,
+        };
+        Some(Floors {
+            store_only,
+            rpc_only,
+        })
+    } else {
+        None
+    };
     drop(clients);
     node.stop().await;
     let done = done?;
@@ -149,6 +248,7 @@ async fn one_run(
         p50_ms: quantile(&done.latencies_ms, 0.5),
         p99_ms: quantile(&done.latencies_ms, 0.99),
         cpu,
+        floors,
     })
 }
 
@@ -159,23 +259,33 @@ struct CaseResult {
     p99: Stat,
     cores: Stat,
     busy: Stat,
+    store_only: Option<Stat>,
+    rpc_only: Option<Stat>,
 }
 
 async fn case(
     pki: &TestPki,
-    name: &str,
-    backend: &Backend,
+    (name, backend): (&str, &Backend),
+    etcd: &EtcdServer,
     n: usize,
     c: usize,
     runs: usize,
 ) -> anyhow::Result<CaseResult> {
     let mut results = Vec::with_capacity(runs);
     for run in 1..=runs {
-        let r = one_run(pki, backend, n, c)
+        let r = one_run(pki, backend, etcd, n, c)
             .await
             .with_context(|| format!("registrations {name} C={c}"))?;
+        let floors = r.floors.as_ref().map_or_else(String::new, |f| {
+            format!(
+                "; store alone {} txn/s, GetNodeInfo {} /s",
+                number(f.store_only),
+                number(f.rpc_only)
+            )
+        });
         eprintln!(
-            "  registrations {name} C={c} N={n} run {run}/{runs}: {} /s (p50 {} ms, p99 {} ms, process {:.2} cores, machine {:.0}% busy)",
+            "  registrations {name} C={c} N={n} run {run}/{runs}: {} /s (p50 {} ms, p99 {} ms, process {:.2} cores, \
+             machine {:.0}% busy{floors})",
             number(r.rate),
             number(r.p50_ms),
             number(r.p99_ms),
@@ -185,6 +295,13 @@ async fn case(
         results.push(r);
     }
     let pick = |f: fn(&RunResult) -> f64| Stat::of(results.iter().map(f).collect());
+    let floor = |f: fn(&Floors) -> f64| {
+        let values: Vec<f64> = results
+            .iter()
+            .filter_map(|r| r.floors.as_ref().map(f))
+            .collect();
+        (!values.is_empty()).then(|| Stat::of(values)).transpose()
+    };
     Ok(CaseResult {
         label: format!("{name}, C={c}, N={n}"),
         rate: pick(|r| r.rate)?,
@@ -192,6 +309,8 @@ async fn case(
         p99: pick(|r| r.p99_ms)?,
         cores: pick(|r| r.cpu.process_cores)?,
         busy: pick(|r| r.cpu.machine_busy * 100.0)?,
+        store_only: floor(|f| f.store_only)?,
+        rpc_only: floor(|f| f.rpc_only)?,
     })
 }
 
@@ -210,7 +329,11 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
             "N `RegisterDevice` calls (valid shared road cameras, distinct IDs) to one county node over mutual TLS on \
              loopback, spread round-robin over C clients, each its own TLS connection (handshake done before the \
              clock starts), all in this process on the same tokio runtime as the node. A fresh node and store per \
-             run. Rate = N / wall time from the first request to the last answer. {} runs per case.",
+             run. Rate = N / wall time from the first request to the last answer. {} runs per case. For context, \
+             each high-concurrency run also measures (after the timed part) the same key/values written straight \
+             into a fresh store of the same backend, one create-if-absent transaction each, C at a time, with no \
+             gRPC (\"store alone\"), and N `Node.GetNodeInfo` calls over the same C connections (\"RPC alone\": \
+             TLS, HTTP/2 and tonic with no store and no JSON).",
             sizes.runs
         ),
         ..Section::default()
@@ -218,7 +341,7 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
     let mut high = Vec::new();
     for (name, backend) in &backends {
         for (n, c) in [(sizes.n, sizes.concurrency), (sizes.n_serial, 1)] {
-            let r = case(pki, name, backend, n, c, sizes.runs).await?;
+            let r = case(pki, (name, backend), &etcd, n, c, sizes.runs).await?;
             let rate = Row::new(NAME, r.label.clone(), "throughput", "reg/s", r.rate.clone());
             let rate = if *name == "embedded" && c > 1 {
                 rate.goal(Goal::AtLeast(10_000.0))
@@ -240,11 +363,30 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
                 "ms",
                 r.p99,
             ));
+            if let Some(store_only) = r.store_only.clone() {
+                section.rows.push(Row::new(
+                    NAME,
+                    r.label.clone(),
+                    "store alone (no gRPC)",
+                    "txn/s",
+                    store_only,
+                ));
+            }
+            if let Some(rpc_only) = r.rpc_only.clone() {
+                section.rows.push(Row::new(
+                    NAME,
+                    r.label.clone(),
+                    "RPC alone (GetNodeInfo)",
+                    "calls/s",
+                    rpc_only,
+                ));
+            }
             section.notes.push(format!(
-                "{}: this process (node + clients) kept {} cores busy (median of runs), the machine was {}% busy \
-                 (all processes, including etcd and other users).",
+                "{}: this process (node + clients) kept {} of {} cores busy and the whole machine was {}% busy \
+                 (medians over runs; the rest is etcd, kernel threads and other users of this shared machine).",
                 r.label,
                 number(r.cores.median),
+                std::thread::available_parallelism().map_or(0, usize::from),
                 number(r.busy.median)
             ));
             if c > 1 {
@@ -254,7 +396,7 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
     }
     if let [(_, embedded), (_, etcd_rate)] = high[..] {
         section.notes.push(format!(
-            "Ratio embedded / etcd at C={}: {:.1}x (medians).",
+            "Ratio embedded / etcd at C={}: {:.2}x (medians).",
             sizes.concurrency,
             embedded / etcd_rate
         ));

@@ -168,7 +168,7 @@ pub fn number(v: f64) -> String {
         let digits = n.unsigned_abs().to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
@@ -241,6 +241,7 @@ impl Report {
         let _ = writeln!(out, "| kernel | {} |", m.kernel);
         let _ = writeln!(out, "| rustc | {} |", m.rustc);
         let _ = writeln!(out, "| etcd | {} |", m.etcd);
+        let _ = writeln!(out, "| load average at start | {} |", m.loadavg_at_start);
         let _ = writeln!(
             out,
             "| git commit | {}{} |\n",
