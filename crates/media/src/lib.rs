@@ -11,7 +11,10 @@
 pub mod annexb;
 mod assembler;
 pub mod bits;
+mod boxes;
 mod error;
+pub mod fmp4;
+pub mod hls;
 mod model;
 pub mod nal;
 pub mod sps;
@@ -19,4 +22,5 @@ pub mod sps;
 pub use annexb::AnnexBFile;
 pub use assembler::{AccessUnitAssembler, AssembledUnit, ParameterSets};
 pub use error::MediaError;
+pub use hls::{MediaPlaylist, Segment, SegmentWindow};
 pub use model::{AccessUnit, CLOCK_RATE, Codec, Gop, StreamMetadata};
