@@ -42,7 +42,8 @@ pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment = figment.merge(Env::prefixed("VFED_").split("__"));
+    // VFED_CONFIG names the file (the binary's --config), not a setting.
+    figment = figment.merge(Env::prefixed("VFED_").ignore(&["CONFIG"]).split("__"));
     for item in overrides {
         let Some((key, raw)) = item.split_once('=') else {
             return Err(ConfigError::new(

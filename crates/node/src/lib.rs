@@ -127,8 +127,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let store = opened.store.clone();
     let area = AreaCode::parse(node.area_code())
         .ok_or_else(|| NodeError::Config("node.area_code: must be 6 digits".into()))?;
-    let mut metrics_registry = prometheus_client::registry::Registry::with_prefix_and_labels(
-        "",
+    let mut metrics_registry = prometheus_client::registry::Registry::with_labels(
         [(
             std::borrow::Cow::Borrowed("node"),
             std::borrow::Cow::Owned(node.id.clone()),
