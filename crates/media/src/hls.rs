@@ -119,7 +119,7 @@ impl SegmentWindow {
             .filter(|&d| d > 0)
             .ok_or_else(|| MediaError::invalid("access unit", "dts not increasing"))?;
         self.frame_duration = interval;
-        let spans = u64::try_from(unit.dts - first.dts).unwrap_or(0);
+        let spans = u64::try_from(unit.dts.saturating_sub(first.dts)).unwrap_or(0);
         let closed = if unit.keyframe && spans >= self.min_duration {
             Some(self.close(unit.dts)?)
         } else {
@@ -141,7 +141,7 @@ impl SegmentWindow {
             return Ok(closed);
         };
         let end = self.estimated_end()?;
-        if u64::try_from(end - first.dts).unwrap_or(0) >= self.min_duration {
+        if u64::try_from(end.saturating_sub(first.dts)).unwrap_or(0) >= self.min_duration {
             closed = Some(self.close(end)?);
         }
         Ok(closed)
@@ -201,14 +201,14 @@ impl SegmentWindow {
 
     /// Muxes the pending units into a segment ending at `end_dts`.
     fn close(&mut self, end_dts: i64) -> Result<u64, MediaError> {
-        let units = std::mem::take(&mut self.pending);
-        let first_dts = units.first().map_or(0, |u| u.dts);
+        let first_dts = self.pending.first().map_or(0, |u| u.dts);
         let base_decode_time = u64::try_from(first_dts)
             .map_err(|_| MediaError::invalid("access unit", "negative dts"))?;
         let sequence = self.next_sequence;
         // mfhd holds 32 bits; wrapping is harmless, players order by playlist.
-        let data = fmp4::media_segment(sequence as u32, &units, base_decode_time, end_dts)?;
-        let duration = u64::try_from(end_dts - first_dts).unwrap_or(0);
+        let data = fmp4::media_segment(sequence as u32, &self.pending, base_decode_time, end_dts)?;
+        let units = std::mem::take(&mut self.pending);
+        let duration = u64::try_from(end_dts.saturating_sub(first_dts)).unwrap_or(0);
         let ticks = u64::from(CLOCK_RATE);
         // EXTINF rounded must not exceed the target; never lower it while live.
         self.target_duration = self.target_duration.max(duration.div_ceil(ticks));

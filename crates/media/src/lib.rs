@@ -7,6 +7,7 @@
 //! file reader for the demo's looping source ([`annexb`]), the fMP4 muxer
 //! ([`fmp4`]) and the live HLS playlist window ([`hls`]).
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod annexb;
 mod assembler;

@@ -20,7 +20,8 @@ pub fn require(tool: &str) {
     );
 }
 
-/// A directory removed when dropped.
+/// A directory removed when dropped, unless `VFED_MEDIA_KEEP_TEST_DIRS` is
+/// set (to look at the segments with other players).
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -42,6 +43,10 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if std::env::var_os("VFED_MEDIA_KEEP_TEST_DIRS").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
