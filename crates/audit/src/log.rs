@@ -4,8 +4,10 @@
 //! record) and [`CHECKPOINTS_FILE`] (header, then one signed checkpoint note per group); see
 //! [`crate::format`]. Many tasks call [`AuditLog::append`] at once; one writer thread takes
 //! everything pending as a group, assigns indices, writes the frames, fsyncs the log once,
-//! signs a checkpoint over the new tree size, appends and fsyncs it, and only then answers
-//! the group. A receipt therefore always means: durable, and covered by a signed checkpoint.
+//! answers the group, then signs a checkpoint over the new tree size and appends and fsyncs
+//! it before taking the next group. A receipt means: durable; the checkpoint of its
+//! `tree_size` is signed right after (before any later group is written), so
+//! [`AuditLog::checkpoint`] may lag a receipt by that one step.
 //!
 //! # Crash or tampering: the rule applied on [`AuditLog::open`]
 //!
@@ -48,13 +50,14 @@ const QUEUE: usize = 8192;
 pub struct AppendReceipt {
     /// The record's index in the log.
     pub index: u64,
-    /// The tree size of the signed checkpoint that covers it.
+    /// The tree size after its group: the size of the checkpoint signed right after it.
     pub tree_size: u64,
 }
 
 enum Command {
     Append(Box<AuditRecord>, oneshot::Sender<Result<AppendReceipt>>),
     Close(oneshot::Sender<()>),
+    Sync(oneshot::Sender<Checkpoint>),
 }
 
 /// State the writer publishes for readers (proofs, checkpoints).
@@ -184,8 +187,8 @@ impl AuditLog {
         })
     }
 
-    /// Appends `record` (its `index` is assigned here) and waits until it is durable and
-    /// covered by a signed checkpoint.
+    /// Appends `record` (its `index` is assigned here) and waits until it is durable (its
+    /// group fsynced); the checkpoint covering it is signed right after.
     pub async fn append(&self, record: AuditRecord) -> Result<AppendReceipt> {
         let (reply, receipt) = oneshot::channel();
         self.tx
@@ -202,6 +205,17 @@ impl AuditLog {
         if self.tx.send(Command::Close(reply)).await.is_err() {
             return Err(self.closed());
         }
+        done.await.map_err(|_| self.closed())
+    }
+
+    /// Waits until everything appended before this call is covered by a signed, synced
+    /// checkpoint, and returns that checkpoint.
+    pub async fn sync(&self) -> Result<Checkpoint> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send(Command::Sync(reply))
+            .await
+            .map_err(|_| self.closed())?;
         done.await.map_err(|_| self.closed())
     }
 
@@ -344,6 +358,8 @@ impl Writer {
                             Command::Close(reply) => {
                                 let _ = reply.send(());
                             }
+                            // Dropping the sender reports Closed to the waiter.
+                            Command::Sync(_) => {}
                         }
                     }
                     return;
@@ -355,8 +371,9 @@ impl Writer {
         }
     }
 
-    /// Commits one group; returns whether a close was requested. On error nothing in the
-    /// group has been answered.
+    /// Commits one group; returns whether a close was requested. On a log write error
+    /// nothing in the group has been answered; on a checkpoint write error it has been (its
+    /// records are durable) and the writer stops.
     fn commit(&mut self, group: &mut Vec<Command>, buf: &mut Vec<u8>) -> Result<bool> {
         buf.clear();
         let start = read_lock(&self.shared.tree).size();
@@ -365,8 +382,10 @@ impl Writer {
         // Appends that were encoded: (index, reply); others are answered at once.
         let mut accepted = Vec::with_capacity(group.len());
         let mut close = None;
+        let mut syncs = Vec::new();
         for cmd in group.drain(..) {
             match cmd {
+                Command::Sync(reply) => syncs.push(reply),
                 Command::Close(reply) if close.is_none() => close = Some(reply),
                 Command::Close(reply) => {
                     let _ = reply.send(());
@@ -402,6 +421,15 @@ impl Writer {
                 }
                 tree.size()
             };
+            // The group is durable: answer now, so appenders queue their next records while
+            // the checkpoint is signed and synced (that wait forms the next, larger group).
+            // The checkpoint still never covers anything not yet on disk (R18.6).
+            for (index, reply) in accepted {
+                let _ = reply.send(Ok(AppendReceipt {
+                    index,
+                    tree_size: size,
+                }));
+            }
             let checkpoint = {
                 let tree = read_lock(&self.shared.tree);
                 write_checkpoint(
@@ -412,11 +440,12 @@ impl Writer {
                 )?
             };
             *write_lock(&self.shared.checkpoint) = checkpoint;
-            for (index, reply) in accepted {
-                let _ = reply.send(Ok(AppendReceipt {
-                    index,
-                    tree_size: size,
-                }));
+        }
+        // Every earlier group's checkpoint was written before this group was taken.
+        if !syncs.is_empty() {
+            let checkpoint = read_lock(&self.shared.checkpoint).clone();
+            for reply in syncs {
+                let _ = reply.send(checkpoint.clone());
             }
         }
         match close {

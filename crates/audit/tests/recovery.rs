@@ -31,7 +31,8 @@ async fn reopen_after_close_appends_on() {
     assert_eq!(log.size(), 300);
     let before = log.checkpoint();
     append_concurrently(&log, 200, 16).await;
-    let after = log.checkpoint();
+    let after = log.sync().await.unwrap();
+    assert_eq!(log.checkpoint(), after);
     assert_eq!(after.size, 500);
     after.verify(&key.public_key()).unwrap();
 

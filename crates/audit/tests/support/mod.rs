@@ -23,6 +23,7 @@ pub fn record(i: u64) -> AuditRecord {
 
 /// Appends `n` records from `tasks` concurrent tasks; checks every receipt.
 pub async fn append_concurrently(log: &AuditLog, n: u64, tasks: u64) {
+    let start = log.size();
     let mut handles = Vec::new();
     for t in 0..tasks {
         let log = log.clone();
@@ -36,13 +37,12 @@ pub async fn append_concurrently(log: &AuditLog, n: u64, tasks: u64) {
             receipts
         }));
     }
-    let start = log.size();
     let mut indices = Vec::new();
     for h in handles {
         for r in h.await.unwrap() {
             assert!(
                 r.tree_size > r.index,
-                "receipt {r:?} not covered by its checkpoint"
+                "receipt {r:?}: tree size must include the entry"
             );
             indices.push(r.index);
         }
