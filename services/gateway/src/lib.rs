@@ -1,0 +1,33 @@
+//! vfed-gateway: device access.
+//!
+//! Pulls RTSP from cameras and NVRs ([`Puller`], one per device stream),
+//! turns what they send into vfed's media model ([`vfed_media::AccessUnit`],
+//! [`vfed_media::StreamMetadata`]), reconnects with capped exponential backoff,
+//! keeps per-stream statistics ([`StatsSnapshot`]), reports which devices
+//! deliver frames ([`LivenessSink`], [`RegistryKeepalive`]) and fans every
+//! stream out to any number of subscribers ([`Gateway`]).
+//!
+//! Credentials never reach a log line or an error: see [`redact_credentials`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod gateway;
+mod liveness;
+mod pull;
+mod redact;
+mod session;
+mod source;
+mod stats;
+mod timeline;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::GatewayError;
+pub use gateway::{Gateway, GatewayConfig};
+pub use liveness::{LivenessSink, RegistryKeepalive};
+pub use pull::{PullConfig, PullEvent, Puller, Subscription};
+pub use redact::redact_credentials;
+pub use source::{Credentials, Profile, StreamKey, StreamSource};
+pub use stats::{StatsSnapshot, StreamState};
