@@ -218,6 +218,7 @@ pub async fn run(pki: &TestPki, sizes: Sizes) -> anyhow::Result<Section> {
             county.config.node.parent = Some(ParentConfig {
                 id: CITY.into(),
                 endpoint: format!("https://{}", city.grpc_addr),
+                relay_endpoint: String::new(),
             });
             county.restart().await?;
             tokio::time::sleep(SETTLE).await;

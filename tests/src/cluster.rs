@@ -29,6 +29,8 @@ pub struct NodeOptions {
     pub level: String,
     /// Parent code and gRPC address.
     pub parent: Option<(String, SocketAddr)>,
+    /// The parent's relay address (UDP), for the media uplink.
+    pub parent_relay: Option<SocketAddr>,
     /// Children codes.
     pub children: Vec<String>,
     /// Store backend.
@@ -44,6 +46,7 @@ impl NodeOptions {
             id: id.into(),
             level: level.into(),
             parent: None,
+            parent_relay: None,
             children: Vec::new(),
             backend: Backend::Embedded,
             keepalive: Duration::from_secs(10),
@@ -53,6 +56,13 @@ impl NodeOptions {
     /// With a parent.
     pub fn parent(mut self, id: &str, addr: SocketAddr) -> Self {
         self.parent = Some((id.into(), addr));
+        self
+    }
+
+    /// Under `parent`: its gRPC and relay addresses.
+    pub fn under(mut self, parent: &TestNode) -> Self {
+        self.parent = Some((parent.options.id.clone(), parent.grpc_addr));
+        self.parent_relay = Some(parent.relay_addr());
         self
     }
 
@@ -100,6 +110,10 @@ impl TestNode {
         config.node.parent = options.parent.as_ref().map(|(id, addr)| ParentConfig {
             id: id.clone(),
             endpoint: format!("https://{addr}"),
+            relay_endpoint: options
+                .parent_relay
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
         });
         config.node.children = options
             .children
@@ -124,12 +138,15 @@ impl TestNode {
         config.shutdown.grace = Duration::from_secs(2);
         config.listen.grpc = "127.0.0.1:0".parse()?;
         config.listen.http = "127.0.0.1:0".parse()?;
+        config.listen.relay = "127.0.0.1:0".parse()?;
+        config.relay.idle_grace = Duration::from_millis(500);
         config.validate()?;
         let listeners = Listeners::bind(&config).await?;
         let grpc_addr = listeners.grpc.local_addr()?;
         // Restarts reuse the ports the first start got.
         config.listen.grpc = grpc_addr;
         config.listen.http = listeners.http.local_addr()?;
+        config.listen.relay = listeners.relay.local_addr()?;
         let running = vfed_node::start(&config, listeners).await?;
         Ok(Self {
             options,
@@ -155,6 +172,19 @@ impl TestNode {
         self.running
             .as_ref()
             .map(|r| r.store().clone())
+            .ok_or_else(|| anyhow::anyhow!("node is stopped"))
+    }
+
+    /// The relay's UDP address.
+    pub fn relay_addr(&self) -> SocketAddr {
+        self.config.listen.relay
+    }
+
+    /// The running node's relay.
+    pub fn relay(&self) -> anyhow::Result<vfed_relay::Relay> {
+        self.running
+            .as_ref()
+            .map(|r| r.relay.clone())
             .ok_or_else(|| anyhow::anyhow!("node is stopped"))
     }
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Graceful stop.
     pub shutdown: ShutdownConfig,
+    /// The media relay.
+    pub relay: RelayConfig,
 }
 
 /// Identity and place in the tree.
@@ -79,6 +81,8 @@ pub struct ParentConfig {
     pub id: String,
     /// The parent's gRPC endpoint, `host:port` or `https://host:port`.
     pub endpoint: String,
+    /// The parent's relay (QUIC, UDP) address `host:port`; empty: no media uplink.
+    pub relay_endpoint: String,
 }
 
 /// A child node.
@@ -97,8 +101,10 @@ pub struct ChildConfig {
 pub struct ListenConfig {
     /// gRPC (mutual TLS).
     pub grpc: SocketAddr,
-    /// HTTP: `/metrics`, `/healthz` (and later media egress).
+    /// HTTP: `/metrics`, `/healthz` and media egress for viewers.
     pub http: SocketAddr,
+    /// The media relay, QUIC over UDP (mutual TLS).
+    pub relay: SocketAddr,
 }
 
 impl Default for ListenConfig {
@@ -106,6 +112,7 @@ impl Default for ListenConfig {
         Self {
             grpc: SocketAddr::from(([127, 0, 0, 1], 7100)),
             http: SocketAddr::from(([127, 0, 0, 1], 7180)),
+            relay: SocketAddr::from(([127, 0, 0, 1], 7190)),
         }
     }
 }
@@ -261,6 +268,23 @@ impl Default for ShutdownConfig {
     fn default() -> Self {
         Self {
             grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Media relay settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// How long an upstream pull stays open after its last viewer left.
+    #[serde(with = "humantime_serde")]
+    pub idle_grace: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            idle_grace: Duration::from_secs(10),
         }
     }
 }

@@ -54,6 +54,9 @@ impl Config {
                 ));
             }
             check_endpoint("node.parent.endpoint", &parent.endpoint)?;
+            if !parent.relay_endpoint.is_empty() {
+                check_endpoint("node.parent.relay_endpoint", &parent.relay_endpoint)?;
+            }
         }
         let mut seen = HashSet::new();
         for (i, child) in node.children.iter().enumerate() {
@@ -120,6 +123,11 @@ impl Config {
                 "must be 1 to 10000",
             ));
         }
+        check_duration(
+            "relay.idle_grace",
+            self.relay.idle_grace,
+            Duration::from_millis(10),
+        )?;
         check_duration(
             "federation.heartbeat",
             self.federation.heartbeat,

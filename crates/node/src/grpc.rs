@@ -7,11 +7,13 @@ use tokio_util::sync::CancellationToken;
 use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
+use vfed_proto::relay::v1::streams_server::StreamsServer;
 use vfed_registry::federation::FederationService;
 use vfed_registry::{NodeService, RegistryService};
 
 /// The services served.
 pub struct Services {
+    pub streams: vfed_relay::StreamsService,
     pub registry: RegistryService,
     pub node: NodeService,
     pub federation: FederationService,
@@ -35,6 +37,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<FederationServer<FederationService>>()
         .await;
+    health_reporter
+        .set_serving::<StreamsServer<vfed_relay::StreamsService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -47,7 +52,8 @@ pub async fn serve(
         .add_service(health)
         .add_service(RegistryServer::new(services.registry))
         .add_service(NodeServer::new(services.node))
-        .add_service(FederationServer::new(services.federation));
+        .add_service(FederationServer::new(services.federation))
+        .add_service(StreamsServer::new(services.streams));
     if let Ok(reflection) = reflection {
         router = router.add_service(reflection);
     }

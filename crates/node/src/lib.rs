@@ -9,6 +9,7 @@ mod error;
 mod grpc;
 mod http;
 mod open_store;
+mod routing;
 mod tls;
 
 use std::net::SocketAddr;
@@ -35,8 +36,10 @@ pub use open_store::{OpenedStore, open_store};
 pub struct Listeners {
     /// gRPC, mutual TLS.
     pub grpc: TcpListener,
-    /// HTTP (metrics, health).
+    /// HTTP (metrics, health, media egress).
     pub http: TcpListener,
+    /// The media relay (QUIC).
+    pub relay: std::net::UdpSocket,
 }
 
 impl Listeners {
@@ -56,7 +59,13 @@ impl Listeners {
                 addr: config.listen.http,
                 source: e,
             })?;
-        Ok(Self { grpc, http })
+        let relay =
+            std::net::UdpSocket::bind(config.listen.relay).map_err(|e| NodeError::Bind {
+                field: "listen.relay",
+                addr: config.listen.relay,
+                source: e,
+            })?;
+        Ok(Self { grpc, http, relay })
     }
 }
 
@@ -68,6 +77,10 @@ pub struct RunningNode {
     pub grpc_addr: SocketAddr,
     /// Where HTTP is served.
     pub http_addr: SocketAddr,
+    /// Where the relay listens (UDP).
+    pub relay_addr: SocketAddr,
+    /// The node's media relay.
+    pub relay: vfed_relay::Relay,
     store: OpenedStore,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -117,6 +130,18 @@ impl RunningNode {
         self.store.close().await;
         tracing::info!(node = %self.id, "node stopped");
     }
+}
+
+/// Resolves `host:port` to one socket address.
+async fn resolve(endpoint: &str) -> Result<SocketAddr, NodeError> {
+    let mut addrs = tokio::net::lookup_host(endpoint)
+        .await
+        .map_err(|e| NodeError::Config(format!("node.parent.relay_endpoint: {endpoint}: {e}")))?;
+    addrs.next().ok_or_else(|| {
+        NodeError::Config(format!(
+            "node.parent.relay_endpoint: {endpoint} resolves to nothing"
+        ))
+    })
 }
 
 /// Starts a node from a validated `config` on `listeners`.
@@ -174,7 +199,18 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             name: c.name.clone(),
         })
         .collect();
+    let relay = vfed_relay::Relay::new(
+        &node.id,
+        material.trust_domain(),
+        node.parent.as_ref().map(|p| p.id.clone()),
+        node.children.iter().map(|c| c.id.clone()),
+        std::sync::Arc::new(routing::CatalogResolver::new(catalog.clone())),
+        vfed_relay::RelayOptions {
+            idle_grace: config.relay.idle_grace,
+        },
+    );
     let services = grpc::Services {
+        streams: vfed_relay::StreamsService::new(relay.clone()),
         registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone()),
         node: NodeService::new(facts, links.clone()),
         federation: FederationService::new(
@@ -205,6 +241,32 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         node.id.clone(),
     ));
     tasks.spawn(liveness.run(shutdown.clone()));
+    let relay_addr = listeners.relay.local_addr().map_err(NodeError::Io)?;
+    let relay_endpoint = vfed_relay::endpoint::server_on(&material, listeners.relay)
+        .map_err(|e| NodeError::Config(format!("listen.relay: {e}")))?;
+    tasks.spawn(
+        relay
+            .clone()
+            .accept(relay_endpoint.clone(), shutdown.clone()),
+    );
+    if let Some(parent) = node
+        .parent
+        .as_ref()
+        .filter(|p| !p.relay_endpoint.is_empty())
+    {
+        let addr = resolve(&parent.relay_endpoint).await?;
+        let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
+        let client = vfed_relay::endpoint::client_config(
+            &material,
+            vfed_pki::ServerExpectation::Exactly(identity),
+        )
+        .map_err(|e| NodeError::Config(format!("node.parent.relay_endpoint: {e}")))?;
+        tasks.spawn(
+            relay
+                .clone()
+                .uplink(relay_endpoint, client, addr, shutdown.clone()),
+        );
+    }
     if let Some(parent) = &node.parent {
         let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
         let client_config = vfed_pki::client_config(
@@ -234,6 +296,8 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         id: node.id.clone(),
         grpc_addr,
         http_addr,
+        relay_addr,
+        relay,
         store: opened,
         shutdown,
         tasks,

@@ -77,3 +77,26 @@ pub fn peer_identity(
     vfed_pki::identity_from_cert_der(leaf, trust_domain)
         .map_err(|e| RelayError::Unauthorized(e.to_string()))
 }
+
+/// A server endpoint on an already bound UDP socket (so that callers can
+/// bind port 0 and learn the port before starting).
+pub fn server_on(
+    material: &TlsMaterial,
+    socket: std::net::UdpSocket,
+) -> Result<quinn::Endpoint, RelayError> {
+    let tls = vfed_pki::server_config(material, &[ALPN])
+        .map_err(|e| RelayError::Transport(e.to_string()))?;
+    let crypto =
+        QuicServerConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(transport());
+    let runtime =
+        quinn::default_runtime().ok_or_else(|| RelayError::Transport("no async runtime".into()))?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        runtime,
+    )
+    .map_err(|e| RelayError::Transport(format!("relay listen: {e}")))
+}

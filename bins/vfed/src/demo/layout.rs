@@ -105,6 +105,7 @@ pub async fn node_config(
     data_dir: &Path,
     pki: &DemoPki,
     parent_endpoint: &str,
+    parent_relay: &str,
     keepalive: Duration,
 ) -> anyhow::Result<(Config, Listeners)> {
     let mut config = Config::default();
@@ -114,6 +115,7 @@ pub async fn node_config(
     config.node.parent = spec.parent.map(|id| ParentConfig {
         id: id.into(),
         endpoint: parent_endpoint.into(),
+        relay_endpoint: parent_relay.into(),
     });
     config.node.children = NODES
         .iter()
@@ -131,6 +133,7 @@ pub async fn node_config(
     config.liveness.keepalive_period = keepalive;
     config.listen.grpc = "127.0.0.1:0".parse()?;
     config.listen.http = "127.0.0.1:0".parse()?;
+    config.listen.relay = "127.0.0.1:0".parse()?;
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let listeners = Listeners::bind(&config).await?;
     Ok((config, listeners))
@@ -145,6 +148,7 @@ pub struct DemoNode {
     pub parent: Option<String>,
     pub grpc_endpoint: String,
     pub http_endpoint: String,
+    pub relay_endpoint: String,
 }
 
 impl DemoNode {
@@ -156,6 +160,7 @@ impl DemoNode {
             parent: spec.parent.map(str::to_owned),
             grpc_endpoint: format!("https://{}", node.grpc_addr),
             http_endpoint: format!("http://{}", node.http_addr),
+            relay_endpoint: node.relay_addr.to_string(),
         }
     }
 }

@@ -67,15 +67,24 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut running = Vec::new();
     let mut demo_nodes = Vec::new();
     let mut parent_endpoint = String::new();
+    let mut parent_relay = String::new();
     // Parents first, so that children know where to connect.
     for spec in NODES {
-        let (config, listeners) =
-            layout::node_config(spec, &data_dir, &pki, &parent_endpoint, args.keepalive).await?;
+        let (config, listeners) = layout::node_config(
+            spec,
+            &data_dir,
+            &pki,
+            &parent_endpoint,
+            &parent_relay,
+            args.keepalive,
+        )
+        .await?;
         let node = vfed_node::start(&config, listeners)
             .await
             .with_context(|| format!("starting {} ({})", spec.name, spec.id))?;
         if spec.parent.is_none() {
             parent_endpoint = format!("https://{}", node.grpc_addr);
+            parent_relay = node.relay_addr.to_string();
         }
         demo_nodes.push(DemoNode::new(spec, &node));
         running.push(node);
