@@ -1,4 +1,5 @@
-//! The HTTP port of a node: Prometheus `/metrics` and `/healthz`.
+//! The HTTP port of a node: Prometheus `/metrics`, `/healthz`, and media
+//! egress for viewers (`/live/...`, HLS).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub async fn serve(
     listener: TcpListener,
     metrics: Registry,
+    media: Router,
     shutdown: CancellationToken,
     node_id: String,
 ) {
@@ -32,7 +34,8 @@ pub async fn serve(
                 }
             }),
         )
-        .route("/healthz", get(|| async { "ok\n" }));
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(media);
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;

@@ -5,6 +5,7 @@
 //! and the benchmarks all call, so they exercise the same code.
 #![forbid(unsafe_code)]
 
+mod cameras;
 mod error;
 mod grpc;
 mod http;
@@ -234,11 +235,23 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         shutdown.clone(),
         node.id.clone(),
     ));
+    let hls = vfed_relay::egress::HlsEgress::new(
+        relay.clone(),
+        vfed_relay::egress::HlsOptions::default(),
+    );
     tasks.spawn(http::serve(
         listeners.http,
         metrics_registry,
+        hls.router(),
         shutdown.clone(),
         node.id.clone(),
+    ));
+    tasks.spawn(cameras::run(
+        catalog.clone(),
+        relay.clone(),
+        liveness.clone(),
+        config.liveness.keepalive_period,
+        shutdown.clone(),
     ));
     tasks.spawn(liveness.run(shutdown.clone()));
     let relay_addr = listeners.relay.local_addr().map_err(NodeError::Io)?;

@@ -265,6 +265,7 @@ impl Run {
         };
         self.timeline.new_session();
         let mut started: Option<Instant> = None;
+        let mut codec = vfed_media::Codec::H264;
         loop {
             let frame = match session.next_frame(self.config.stall_timeout).await {
                 Ok(f) => f,
@@ -280,6 +281,7 @@ impl Run {
                     Some(m) if frame.is_random_access_point() => m,
                     _ => continue,
                 };
+                codec = metadata.codec;
                 info!(
                     stream = %self.key,
                     codec = metadata.codec.name(),
@@ -305,8 +307,12 @@ impl Run {
             let ingest_unix_us = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-            let keyframe = frame.is_random_access_point();
+            let random_access = frame.is_random_access_point();
             let data = Bytes::from(frame.into_data());
+            // retina flags IDR pictures; H.265 encoders in open-GOP mode
+            // (x265's default) start GOPs with CRA pictures, which are IRAP
+            // too: read the NAL types rather than miss every GOP after the first.
+            let keyframe = random_access || vfed_media::nal::contains_keyframe(codec, &data);
             self.shared.stats.frame(now, ingest_unix_us, data.len());
             // RTP carries presentation times only; cameras stream without
             // B-frames (zerolatency profiles), so decode order is presentation order.

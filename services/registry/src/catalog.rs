@@ -242,6 +242,12 @@ impl Catalog {
         Ok((entries, page.more))
     }
 
+    /// Every device registered at this node (with its stored stream URLs,
+    /// credentials included: for the gateway, never for the API).
+    pub async fn local_devices(&self) -> Result<Vec<Versioned>, RegistryError> {
+        self.all(keys::LOCAL).await
+    }
+
     /// Every entry under `prefix` at one revision.
     pub async fn all(&self, prefix: &str) -> Result<Vec<Versioned>, RegistryError> {
         let snapshot = self.store.snapshot(prefix.as_bytes()).await?;

@@ -4,6 +4,7 @@
 //! stall the source or the others.
 #![forbid(unsafe_code)]
 
+pub mod egress;
 pub mod endpoint;
 mod error;
 mod info;

@@ -195,7 +195,9 @@ impl Track {
             if let Some(previous) = previous {
                 previous.close();
             }
-        } else if let Some(current) = self.latest.borrow().as_ref() {
+        } else if let Some(current) = self.latest.borrow().as_ref().filter(|g| !g.is_closed()) {
+            // A closed GOP (the source lost frames or restarted) takes no
+            // more units: they wait for the next keyframe.
             current.push(unit);
         }
     }

@@ -1,0 +1,146 @@
+//! The node's cameras: every local device with a stream URL is pulled by the
+//! gateway and published into the relay, and the devices that deliver
+//! frames are reported alive to the registry (R14.3).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vfed_gateway::{
+    Gateway, GatewayConfig, LivenessSink, Profile, PullEvent, StreamKey, StreamSource,
+};
+use vfed_registry::{Catalog, Liveness};
+use vfed_relay::Relay;
+
+/// How often the catalog is checked for new, changed or removed streams.
+const RESCAN: Duration = Duration::from_secs(1);
+
+/// Keepalives straight into this node's registry (no network hop).
+struct LocalKeepalive(Liveness);
+
+#[async_trait::async_trait]
+impl LivenessSink for LocalKeepalive {
+    async fn alive(&self, device_ids: &[String]) {
+        if let Err(e) = self.0.keepalive(device_ids).await {
+            tracing::warn!(error = %e, "cameras: keepalive failed");
+        }
+    }
+}
+
+/// Runs the gateway for the local catalog until `shutdown`.
+pub async fn run(
+    catalog: Catalog,
+    relay: Relay,
+    liveness: Liveness,
+    period: Duration,
+    shutdown: CancellationToken,
+) {
+    let config = GatewayConfig {
+        liveness_period: period,
+        ..GatewayConfig::default()
+    };
+    let gateway = Gateway::new(
+        config,
+        Some(Arc::new(LocalKeepalive(liveness))),
+        shutdown.child_token(),
+    );
+    let mut bridges: HashMap<StreamKey, JoinHandle<()>> = HashMap::new();
+    let mut current: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut tick = tokio::time::interval(RESCAN);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let sources = match wanted(&catalog).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cameras: cannot read the catalog");
+                continue;
+            }
+        };
+        let fingerprint: BTreeSet<(String, String)> = sources
+            .iter()
+            .map(|s| (s.key().to_string(), s.url.clone()))
+            .collect();
+        if fingerprint != current {
+            match gateway.set_streams(sources) {
+                Ok(()) => current = fingerprint,
+                Err(e) => tracing::warn!(error = %e, "cameras: stream set refused"),
+            }
+        }
+        let keys: BTreeSet<StreamKey> = gateway.streams().iter().map(StreamSource::key).collect();
+        bridges.retain(|key, task| {
+            let keep = keys.contains(key) && !task.is_finished();
+            if !keep {
+                task.abort();
+                if let Ok(k) = vfed_relay::StreamKey::new(&key.device_id, &key.profile.to_string())
+                {
+                    relay.unpublish(&k);
+                }
+            }
+            keep
+        });
+        for key in keys {
+            if !bridges.contains_key(&key) {
+                let task = tokio::spawn(bridge(gateway.clone(), key.clone(), relay.clone()));
+                bridges.insert(key, task);
+            }
+        }
+    }
+    for (_, task) in bridges {
+        task.abort();
+    }
+    gateway.shutdown().await;
+}
+
+async fn wanted(catalog: &Catalog) -> Result<Vec<StreamSource>, vfed_registry::RegistryError> {
+    let mut sources = Vec::new();
+    for device in catalog.local_devices().await? {
+        let streams = &device.entry.spec.streams;
+        for (profile, url) in [
+            (Profile::Main, &streams.main_url),
+            (Profile::Sub, &streams.sub_url),
+        ] {
+            if let Some(url) = url {
+                sources.push(StreamSource::new(
+                    device.entry.spec.id.clone(),
+                    profile,
+                    url.clone(),
+                ));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+/// Copies one gateway stream into its relay track.
+async fn bridge(gateway: Gateway, key: StreamKey, relay: Relay) {
+    let Ok(relay_key) = vfed_relay::StreamKey::new(&key.device_id, &key.profile.to_string()) else {
+        return;
+    };
+    while let Some(mut subscription) = gateway.subscribe(&key) {
+        let track = relay.publish(&relay_key);
+        if let Some(metadata) = subscription.metadata.take() {
+            track.set_metadata(metadata);
+        }
+        loop {
+            match subscription.events.recv().await {
+                Ok(PullEvent::Metadata { metadata, .. }) => track.set_metadata(metadata),
+                Ok(PullEvent::AccessUnit(unit)) => track.publish(unit),
+                Ok(PullEvent::Disconnected { reason }) => {
+                    tracing::debug!(stream = %key, %reason, "camera disconnected");
+                    track.close_gop();
+                }
+                // Lost events mid-GOP: drop the rest of it, resume at a keyframe.
+                Err(RecvError::Lagged(_)) => track.close_gop(),
+                Err(RecvError::Closed) => break,
+            }
+        }
+        // The stream was restarted with new settings, or removed.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
