@@ -16,9 +16,7 @@ use vfed_tests::{Backend, NodeOptions, TestNode, TestPki, eventually, register_r
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
-        .write_all(
-            format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes(),
-        )
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .await?;
     let mut body = String::new();
     stream.read_to_string(&mut body).await?;

@@ -81,9 +81,21 @@ fn environment_layers_under_flags_and_dump_config_prints_toml() {
 fn vfed_config_names_the_file_not_a_setting() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vfed.toml");
-    std::fs::write(&file, "[node]\nid = \"54050200002000000001\"\nname = \"From file\"\n").unwrap();
-    let out = Command::new(VFED).arg("--dump-config").env("VFED_CONFIG", &file).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &file,
+        "[node]\nid = \"54050200002000000001\"\nname = \"From file\"\n",
+    )
+    .unwrap();
+    let out = Command::new(VFED)
+        .arg("--dump-config")
+        .env("VFED_CONFIG", &file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("name = \"From file\""));
 }
 
