@@ -276,6 +276,17 @@ pub fn rbsp(nal: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether a length-prefixed access unit holds a slice decoding can start
+/// at (H.264 IDR; H.265 IDR, CRA or BLA). Malformed data counts as "no".
+pub fn contains_keyframe(codec: Codec, length_prefixed: &[u8]) -> bool {
+    split_length_prefixed(length_prefixed)
+        .map(|nals| {
+            nals.iter()
+                .any(|nal| header(codec, nal).is_ok_and(|h| h.class.is_keyframe()))
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -352,15 +363,4 @@ mod tests {
         );
         assert_eq!(rbsp(&[0, 0, 3, 0, 0, 3]), vec![0, 0, 0, 0]);
     }
-}
-
-/// Whether a length-prefixed access unit holds a slice decoding can start
-/// at (H.264 IDR; H.265 IDR, CRA or BLA). Malformed data counts as "no".
-pub fn contains_keyframe(codec: Codec, length_prefixed: &[u8]) -> bool {
-    split_length_prefixed(length_prefixed)
-        .map(|nals| {
-            nals.iter()
-                .any(|nal| header(codec, nal).is_ok_and(|h| h.class.is_keyframe()))
-        })
-        .unwrap_or(false)
 }

@@ -85,9 +85,8 @@ pub async fn run(
             keep
         });
         for key in keys {
-            if !bridges.contains_key(&key) {
-                let task = tokio::spawn(bridge(gateway.clone(), key.clone(), relay.clone()));
-                bridges.insert(key, task);
+            if let std::collections::hash_map::Entry::Vacant(slot) = bridges.entry(key.clone()) {
+                slot.insert(tokio::spawn(bridge(gateway.clone(), key, relay.clone())));
             }
         }
     }

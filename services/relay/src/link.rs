@@ -167,15 +167,12 @@ async fn read_control(
     let mut buf = BytesMut::new();
     let outcome: Result<(), RelayError> = async {
         loop {
-            loop {
-                match decode_control(&buf).map_err(|e| RelayError::Protocol(e.to_string()))? {
-                    Decoded::Value(message, used) => {
-                        let _ = buf.split_to(used);
-                        if let Some(message) = message.message {
-                            handle(&relay, &link, message, may_subscribe).await?;
-                        }
-                    }
-                    Decoded::NeedMore(_) => break,
+            while let Decoded::Value(message, used) =
+                decode_control(&buf).map_err(|e| RelayError::Protocol(e.to_string()))?
+            {
+                let _ = buf.split_to(used);
+                if let Some(message) = message.message {
+                    handle(&relay, &link, message, may_subscribe).await?;
                 }
             }
             let chunk = tokio::select! {

@@ -319,6 +319,7 @@ impl Drop for TrackReader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use bytes::Bytes;
 

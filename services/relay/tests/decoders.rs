@@ -74,7 +74,7 @@ fn random_and_mutated_input_never_panics() {
             let i = (rng.next() as usize) % stream.len();
             stream[i] = rng.next() as u8;
         }
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             let cut = (rng.next() as usize) % (stream.len() + 1);
             stream.truncate(cut);
         }

@@ -216,7 +216,7 @@ async fn package(
 /// with other parameters) shows as a different init segment.
 fn metadata_changed(current: &vfed_media::StreamMetadata, window: Option<&SegmentWindow>) -> bool {
     window.is_some_and(|w| {
-        vfed_media::fmp4::init_segment(current).is_ok_and(|init| &init != w.init_segment())
+        vfed_media::fmp4::init_segment(current).is_ok_and(|init| init != w.init_segment())
     })
 }
 
@@ -230,8 +230,8 @@ fn error_response(error: &RelayError) -> Response {
     (status, format!("{error}\n")).into_response()
 }
 
-fn key_of(device: &str, profile: &str) -> Result<StreamKey, Response> {
-    StreamKey::new(device, profile).map_err(|e| error_response(&e))
+fn key_of(device: &str, profile: &str) -> Result<StreamKey, Box<Response>> {
+    StreamKey::new(device, profile).map_err(|e| Box::new(error_response(&e)))
 }
 
 fn body(content_type: &'static str, bytes: impl Into<axum::body::Body>) -> Response {
@@ -255,7 +255,7 @@ async fn playlist(
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let packager = match egress.packager(&key).await {
         Ok(p) => p,
@@ -288,7 +288,7 @@ async fn init(
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match egress.packager(&key).await {
         Ok(p) => match p.with_window(|w| w.init_segment().clone()) {
@@ -305,7 +305,7 @@ async fn segment(
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(sequence) = segment
         .strip_prefix("segment-")
