@@ -14,6 +14,7 @@ mod pull;
 mod relay;
 mod serve;
 mod service;
+pub mod source;
 mod stream_reader;
 pub mod track;
 pub mod wire;

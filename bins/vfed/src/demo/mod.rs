@@ -3,6 +3,7 @@
 //! own ports, store and certificate, linked over mutual TLS exactly as
 //! separate machines would be.
 
+mod camera;
 mod layout;
 mod seed;
 mod site;
@@ -86,6 +87,12 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
             parent_endpoint = format!("https://{}", node.grpc_addr);
             parent_relay = node.relay_addr.to_string();
         }
+        for (_, device) in camera::CAMERAS
+            .iter()
+            .filter(|(node_id, _)| *node_id == spec.id)
+        {
+            camera::start(&node.relay, device, stop.clone())?;
+        }
         demo_nodes.push(DemoNode::new(spec, &node));
         running.push(node);
     }
@@ -104,6 +111,15 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let site = tokio::spawn(site::run(channels.clone(), args.keepalive, stop.clone()));
     wait_ready(&channels, &demo_file, &stop).await?;
     println!("ready");
+    if let Some(city) = demo_file.nodes.iter().find(|n| n.parent.is_none()) {
+        println!("  watch at the city (HLS; ffplay, VLC, Safari or hls.js):");
+        for (_, device) in camera::CAMERAS {
+            println!(
+                "       ffplay {}/live/{device}/main/index.m3u8",
+                city.http_endpoint
+            );
+        }
+    }
     println!(
         "  try: vfedctl --demo {} nodes list",
         args.data_dir.display()
