@@ -407,3 +407,32 @@ async fn filings_signage_and_catalog_tree() -> anyhow::Result<()> {
     assert!(bad.message().starts_with("division"), "{}", bad.message());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_parent_refuses_devices_of_its_childrens_areas() -> anyhow::Result<()> {
+    let pki = TestPki::new()?;
+    let city = TestNode::start(&pki, NodeOptions::new(CITY, "city").children(&[NAIDONG])).await?;
+    let mut registry = RegistryClient::new(city.channel(&pki)?);
+    let status = registry
+        .register_device(pb::RegisterDeviceRequest {
+            spec: Some(device_spec(&naidong_camera(1), true)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .contains(&format!("belongs to child node {NAIDONG}")),
+        "{}",
+        status.message()
+    );
+    assert!(status.message().contains("[R6.1]"), "{}", status.message());
+    // The city's own area (not a child's) is fine.
+    registry
+        .register_device(pb::RegisterDeviceRequest {
+            spec: Some(device_spec("54050000001320000001", true)),
+        })
+        .await?;
+    Ok(())
+}

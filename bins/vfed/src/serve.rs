@@ -66,7 +66,14 @@ async fn run(config: Config) -> ExitCode {
         Err(e) => {
             tracing::error!(error = %e, "vfed stopped on an error");
             eprintln!("vfed: {e}");
-            ExitCode::FAILURE
+            // Unusable settings or credentials are configuration errors (64);
+            // anything else that stops a node is a runtime failure (1).
+            match e {
+                vfed_node::NodeError::Config(_)
+                | vfed_node::NodeError::Tls(_)
+                | vfed_node::NodeError::Bind { .. } => ExitCode::from(EXIT_CONFIG),
+                _ => ExitCode::FAILURE,
+            }
         }
     };
     telemetry.shutdown();

@@ -212,10 +212,12 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
-        registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone()),
+        registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone())
+            .with_children(node.children.iter().map(|c| c.id.clone())),
         node: NodeService::new(facts, links.clone()),
         federation: FederationService::new(
             catalog.clone(),
+            node.name.clone(),
             children,
             links.clone(),
             metrics.clone(),

@@ -41,7 +41,7 @@ pub enum PkiError {
         source: std::io::Error,
     },
     /// A file exists and overwriting it was not asked for.
-    #[error("{} already exists (pass force to overwrite it)", path.display())]
+    #[error("{} already exists (pass --force to overwrite it)", path.display())]
     AlreadyExists {
         /// The existing path.
         path: PathBuf,

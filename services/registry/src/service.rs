@@ -29,6 +29,8 @@ pub struct RegistryService {
     catalog: Catalog,
     liveness: Liveness,
     metrics: RegistryMetrics,
+    /// Areas of the children: their devices are registered there, not here.
+    child_areas: Vec<(String, vfed_gbcode::AreaCode)>,
 }
 
 fn today() -> Date {
@@ -46,6 +48,37 @@ impl RegistryService {
             catalog,
             liveness,
             metrics,
+            child_areas: Vec::new(),
+        }
+    }
+
+    /// Refuses devices of the children's areas: R6.1 links each site system
+    /// to its own county, and one device must not exist at two levels.
+    pub fn with_children(mut self, children: impl IntoIterator<Item = String>) -> Self {
+        self.child_areas = children
+            .into_iter()
+            .filter_map(|id| Some((id.clone(), vfed_gbcode::AreaCode::parse(id.get(..6)?)?)))
+            .collect();
+        self
+    }
+
+    fn check_not_a_childs(&self, id: &str) -> Result<(), RegistryError> {
+        let Some(area) = id.get(..6).and_then(vfed_gbcode::AreaCode::parse) else {
+            return Ok(());
+        };
+        match self
+            .child_areas
+            .iter()
+            .find(|(_, child)| child.contains(&area))
+        {
+            Some((child, _)) => Err(RegistryError::invalid(
+                "spec.id",
+                format!(
+                    "area code {area} belongs to child node {child}; register the device there"
+                ),
+                "R6.1",
+            )),
+            None => Ok(()),
         }
     }
 
@@ -192,6 +225,8 @@ impl Registry for RegistryService {
         tracing::Span::current().record("device", spec.id.as_str());
         let spec = spec_from_wire(spec).map_err(|e| self.refused(e))?;
         check_spec(&spec, self.catalog.area(), today()).map_err(|e| self.refused(e))?;
+        self.check_not_a_childs(&spec.id)
+            .map_err(|e| self.refused(e))?;
         let stored = self.catalog.register(spec).await?;
         self.metrics.registrations.inc();
         Ok(Response::new(wire(&stored)))
@@ -209,6 +244,8 @@ impl Registry for RegistryService {
         tracing::Span::current().record("device", spec.id.as_str());
         let spec = spec_from_wire(spec).map_err(|e| self.refused(e))?;
         check_spec(&spec, self.catalog.area(), today()).map_err(|e| self.refused(e))?;
+        self.check_not_a_childs(&spec.id)
+            .map_err(|e| self.refused(e))?;
         if self.catalog.get_local(&spec.id).await?.is_none()
             && let Some(remote) = self.catalog.get(&spec.id).await?
         {

@@ -52,6 +52,7 @@ struct Session {
 #[derive(Clone)]
 pub struct FederationService {
     catalog: Catalog,
+    node_name: String,
     children: Arc<HashMap<String, ChildNode>>,
     links: LinkTable,
     metrics: RegistryMetrics,
@@ -62,6 +63,7 @@ impl FederationService {
     /// A service accepting `children`.
     pub fn new(
         catalog: Catalog,
+        node_name: String,
         children: Vec<ChildNode>,
         links: LinkTable,
         metrics: RegistryMetrics,
@@ -69,6 +71,7 @@ impl FederationService {
         let children = children.into_iter().map(|c| (c.id.clone(), c)).collect();
         Self {
             catalog,
+            node_name,
             children: Arc::new(children),
             links,
             metrics,
@@ -172,6 +175,7 @@ impl Federation for FederationService {
             message: Some(fed::parent_message::Message::Welcome(fed::Welcome {
                 parent_id: self.catalog.node_id().to_owned(),
                 resume_after_revision: resume,
+                parent_name: self.node_name.clone(),
             })),
         };
         tx.send(Ok(welcome))

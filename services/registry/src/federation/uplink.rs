@@ -159,8 +159,12 @@ impl Uplink {
         };
         tracing::info!(parent = %self.options.parent_id, resume, head, full_resync = start == 0, "parent link up");
         let parent_id = self.options.parent_id.clone();
+        let parent_name = welcome.parent_name.clone();
         self.links.touch(LinkRole::Parent, &parent_id, |s| {
             s.state = LinkState::Up;
+            if !parent_name.is_empty() {
+                s.peer_name = parent_name;
+            }
             s.applied_revision = resume.max(0);
             s.head_revision = head;
             s.last_error.clear();
