@@ -71,6 +71,16 @@ async fn shared_device_reaches_the_top_and_unshared_stays_home() -> anyhow::Resu
         all_ids(&county.channel(&pki)?, Scope::Local).await?.len(),
         2
     );
+    let parent = links(&county.channel(&pki)?)
+        .await?
+        .into_iter()
+        .find(|l| l.role == "parent")
+        .unwrap();
+    assert_eq!(
+        parent.peer_name,
+        format!("city node {CITY}"),
+        "the child knows its parent's name"
+    );
 
     // Unsharing removes it upstream (at every level).
     let mut spec = vfed_tests::device_spec(&shared, false);
