@@ -17,6 +17,17 @@ use vfed_proto::relay::v1::streams_client::StreamsClient;
 use vfed_relay::StreamKey;
 use vfed_tests::{NodeOptions, TestNode, TestPki, eventually, register_request};
 
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_city_viewer_watches_a_county_camera_through_one_upstream_pull() -> anyhow::Result<()> {
     let pki = TestPki::new()?;
@@ -107,6 +118,29 @@ async fn a_city_viewer_watches_a_county_camera_through_one_upstream_pull() -> an
         ("h264", 1280, 720, 5)
     );
     assert_eq!(info.source, format!("node/{NAIDONG}"));
+
+    // Per-stream metrics on the city's /metrics.
+    let stream = format!("stream=\"{key}\"");
+    let metrics = eventually("stream metrics", Duration::from_secs(10), || async {
+        let text = http_get(city.http_addr(), "/metrics").await?;
+        let bitrate = text
+            .lines()
+            .find(|l| l.starts_with("vfed_stream_bitrate_bps") && l.contains(&stream))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+        if bitrate.is_none_or(|b| b <= 0.0) {
+            anyhow::bail!("no positive bitrate for {stream} in:\n{text}");
+        }
+        Ok(Some(text))
+    })
+    .await?;
+    let viewers = metrics
+        .lines()
+        .any(|l| l.starts_with("vfed_stream_viewers") && l.contains(&stream) && l.ends_with(" 5"));
+    assert!(viewers, "{metrics}");
+    assert!(
+        metrics.contains("vfed_stream_gops_dropped")
+            && metrics.contains("vfed_stream_upstream_reconnects")
+    );
 
     // An unshared camera is not in the city's catalog: not found.
     let mut hidden = city_relay

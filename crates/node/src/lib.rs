@@ -11,6 +11,7 @@ mod grpc;
 mod http;
 mod open_store;
 mod routing;
+mod stream_metrics;
 mod tls;
 
 use std::net::SocketAddr;
@@ -236,6 +237,11 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         server_config,
         shutdown.clone(),
         node.id.clone(),
+    ));
+    tasks.spawn(stream_metrics::register(
+        &mut metrics_registry,
+        relay.clone(),
+        shutdown.clone(),
     ));
     let hls = vfed_relay::egress::HlsEgress::new(
         relay.clone(),

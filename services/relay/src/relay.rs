@@ -214,6 +214,10 @@ impl Relay {
                 .stats
                 .upstream_reconnects
                 .load(std::sync::atomic::Ordering::Relaxed),
+            bytes_in: track
+                .stats
+                .bytes_in
+                .load(std::sync::atomic::Ordering::Relaxed),
             ..StreamInfo::default()
         }
     }
