@@ -76,3 +76,15 @@ pub async fn links(channel: &Channel) -> anyhow::Result<Vec<Link>> {
         .into_inner()
         .links)
 }
+
+/// A plain HTTP/1.0 GET (no chunking), returning headers and body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    Ok(body)
+}

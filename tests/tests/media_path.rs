@@ -17,17 +17,6 @@ use vfed_proto::relay::v1::streams_client::StreamsClient;
 use vfed_relay::StreamKey;
 use vfed_tests::{NodeOptions, TestNode, TestPki, eventually, register_request};
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_city_viewer_watches_a_county_camera_through_one_upstream_pull() -> anyhow::Result<()> {
     let pki = TestPki::new()?;

@@ -7,21 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_tests::{Backend, NodeOptions, TestNode, TestPki, eventually, register_request};
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body)
-}
 
 #[tokio::test]
 async fn health_and_metrics() -> anyhow::Result<()> {

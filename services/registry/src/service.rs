@@ -82,6 +82,18 @@ impl RegistryService {
         }
     }
 
+    /// Every rule a registered or updated spec must pass; a refusal is
+    /// counted and logged (with its requirement) before it is returned.
+    fn validated(&self, spec: Option<pb::DeviceSpec>) -> Result<crate::domain::DeviceSpec, Status> {
+        let spec = spec.ok_or_else(|| RegistryError::bad("spec", "is required"))?;
+        tracing::Span::current().record("device", spec.id.as_str());
+        let spec = spec_from_wire(spec).map_err(|e| self.refused(e))?;
+        check_spec(&spec, self.catalog.area(), today()).map_err(|e| self.refused(e))?;
+        self.check_not_a_childs(&spec.id)
+            .map_err(|e| self.refused(e))?;
+        Ok(spec)
+    }
+
     fn refused(&self, error: RegistryError) -> Status {
         if let RegistryError::Invalid { requirement, .. } = &error {
             self.metrics.refusals.inc();
@@ -218,15 +230,7 @@ impl Registry for RegistryService {
         &self,
         request: Request<pb::RegisterDeviceRequest>,
     ) -> Result<Response<pb::Device>, Status> {
-        let spec = request
-            .into_inner()
-            .spec
-            .ok_or_else(|| RegistryError::bad("spec", "is required"))?;
-        tracing::Span::current().record("device", spec.id.as_str());
-        let spec = spec_from_wire(spec).map_err(|e| self.refused(e))?;
-        check_spec(&spec, self.catalog.area(), today()).map_err(|e| self.refused(e))?;
-        self.check_not_a_childs(&spec.id)
-            .map_err(|e| self.refused(e))?;
+        let spec = self.validated(request.into_inner().spec)?;
         let stored = self.catalog.register(spec).await?;
         self.metrics.registrations.inc();
         Ok(Response::new(wire(&stored)))
@@ -238,14 +242,7 @@ impl Registry for RegistryService {
         request: Request<pb::UpdateDeviceRequest>,
     ) -> Result<Response<pb::Device>, Status> {
         let request = request.into_inner();
-        let spec = request
-            .spec
-            .ok_or_else(|| RegistryError::bad("spec", "is required"))?;
-        tracing::Span::current().record("device", spec.id.as_str());
-        let spec = spec_from_wire(spec).map_err(|e| self.refused(e))?;
-        check_spec(&spec, self.catalog.area(), today()).map_err(|e| self.refused(e))?;
-        self.check_not_a_childs(&spec.id)
-            .map_err(|e| self.refused(e))?;
+        let spec = self.validated(request.spec)?;
         if self.catalog.get_local(&spec.id).await?.is_none()
             && let Some(remote) = self.catalog.get(&spec.id).await?
         {
