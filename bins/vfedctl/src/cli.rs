@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{catalog, devices, filings, keepalive, nodes, outages, signage};
-use crate::output::Format;
+use crate::commands::{
+    catalog, devices, filings, keepalive, nodes, outages, signage, streams, watch,
+};
+use crate::output::OutputArg;
 use crate::values;
 
 const LONG_ABOUT: &str = "\
 Operate a vfed node: register and maintain video devices, browse the catalog, \
-find overdue filings and missing signage, inspect outages and federation links.
+find overdue filings and missing signage, inspect outages and federation links, \
+list live streams and watch one.
 
 vfedctl talks gRPC over mutual TLS to one node. Either give the node and your \
 client certificate explicitly (--endpoint, --ca, --cert, --key or the \
@@ -33,14 +36,16 @@ Examples:
   vfedctl --demo /tmp/vfed devices list
   vfedctl --demo /tmp/vfed --node naidong catalog tree
   vfedctl --endpoint https://10.0.0.5:7400 --ca ca.pem --cert me.pem --key me.key nodes list
-  VFEDCTL_ENDPOINT=https://10.0.0.5:7400 vfedctl -o json devices show 54050200001320000001";
+  VFEDCTL_ENDPOINT=https://10.0.0.5:7400 vfedctl -o json devices show 54050200001320000001
+  vfedctl --demo /tmp/vfed streams list
+  vfedctl --demo /tmp/vfed watch 54050200001320000001 -o - | ffplay -";
 
 /// vfedctl: the operator command line of vfed.
 #[derive(Debug, Parser)]
 #[command(
     name = "vfedctl",
     version,
-    about = "Operate vfed nodes: devices, catalog, filings, outages, federation links",
+    about = "Operate vfed nodes: devices, catalog, filings, outages, federation links, live streams",
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     propagate_version = true,
@@ -91,9 +96,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "NODE_ID", value_parser = values::node_id)]
     pub server_id: Option<String>,
 
-    /// Output format.
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Table)]
-    pub output: Format,
+    /// Output: `table` (default) or `json`. For `watch`, where the media
+    /// goes instead: `-` (stdout, the default) or a FILE.
+    #[arg(short = 'o', long, global = true, value_parser = OutputArg::parse, value_name = "table|json|-|FILE")]
+    pub output: Option<OutputArg>,
 
     /// Time limit of the connection and of each call, e.g. 10s, 1m, 500ms.
     #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -123,6 +129,12 @@ pub enum Command {
     Nodes(nodes::NodesCommand),
     /// Send one keepalive for devices (handy for manual tests).
     Keepalive(keepalive::KeepaliveArgs),
+    /// Live streams at the node: codec, size, rate, viewers, source.
+    #[command(subcommand)]
+    Streams(streams::StreamsCommand),
+    /// Write a device's live stream (fragmented MP4) to stdout or a file.
+    #[command(long_about = watch::LONG_ABOUT, after_help = watch::AFTER_HELP)]
+    Watch(watch::WatchArgs),
 }
 
 #[cfg(test)]

@@ -41,6 +41,9 @@ pub struct DemoNode {
     pub parent: Option<String>,
     /// gRPC endpoint, e.g. `https://127.0.0.1:40001`.
     pub grpc_endpoint: String,
+    /// HTTP endpoint (HLS egress), e.g. `http://127.0.0.1:40002`.
+    #[serde(default)]
+    pub http_endpoint: Option<String>,
 }
 
 impl DemoFile {

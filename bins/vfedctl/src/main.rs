@@ -12,6 +12,7 @@ mod commands;
 mod demo_file;
 mod enums;
 mod exit;
+mod http;
 mod output;
 mod render;
 mod session;

@@ -10,11 +10,12 @@ use tonic::transport::Channel;
 use vfed_pki::{Identity, ServerExpectation, TlsMaterial};
 use vfed_proto::federation::v1::node_client::NodeClient;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
+use vfed_proto::relay::v1::streams_client::StreamsClient;
 
 use crate::cli::GlobalArgs;
 use crate::demo_file::DemoFile;
 use crate::exit::{ConnectError, usage};
-use crate::output::Format;
+use crate::output::{Format, OutputArg};
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -47,9 +48,35 @@ impl Session {
         }
     }
 
-    /// The output format.
+    /// The output format (`table` unless `-o json`).
     pub fn format(&self) -> Format {
-        self.globals.output
+        match self.globals.output {
+            Some(OutputArg::Format(format)) => format,
+            _ => Format::Table,
+        }
+    }
+
+    /// The raw `-o/--output` value, if given.
+    pub fn output_arg(&self) -> Option<&OutputArg> {
+        self.globals.output.as_ref()
+    }
+
+    /// The node's HTTP base URL (HLS egress) from `--demo` and the selected
+    /// node's `http_endpoint`; `None` without `--demo`.
+    pub fn demo_http_endpoint(&self) -> anyhow::Result<Option<String>> {
+        let g = &self.globals;
+        let Some(dir) = &g.demo else {
+            return Ok(None);
+        };
+        let demo = DemoFile::load(dir)?;
+        let node = demo.select(g.node.as_deref())?;
+        match &node.http_endpoint {
+            Some(url) if !url.is_empty() => Ok(Some(url.clone())),
+            _ => Err(usage(format!(
+                "demo node {} ({}) has no http_endpoint in demo.json; pass --http URL",
+                node.id, node.name
+            ))),
+        }
     }
 
     /// The per-call timeout.
@@ -113,6 +140,11 @@ impl Session {
     /// A registry client on [`Session::channel`].
     pub async fn registry(&self) -> anyhow::Result<RegistryClient<Channel>> {
         Ok(RegistryClient::new(self.channel().await?))
+    }
+
+    /// A streams (relay) client on [`Session::channel`].
+    pub async fn streams(&self) -> anyhow::Result<StreamsClient<Channel>> {
+        Ok(StreamsClient::new(self.channel().await?))
     }
 
     /// A node client on [`Session::channel`].

@@ -56,6 +56,36 @@ pub fn node_id(input: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A device ID: 20 ASCII digits (GB/T 28181 code).
+pub fn device_id(input: &str) -> Result<String, String> {
+    let id = input.trim();
+    if id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!("expected a 20-digit device ID, got {input:?}"))
+    }
+}
+
+/// The stream profiles a device offers.
+pub const PROFILES: [&str; 2] = ["main", "sub"];
+
+/// A stream key `<device id>[/<profile>]`, returned as
+/// `<device id>/<profile>`; the profile defaults to `main`.
+pub fn stream_key(input: &str) -> Result<String, String> {
+    let (device, profile) = match input.trim().split_once('/') {
+        Some((device, profile)) => (device, profile),
+        None => (input.trim(), "main"),
+    };
+    let device = device_id(device)?;
+    if PROFILES.contains(&profile) {
+        Ok(format!("{device}/{profile}"))
+    } else {
+        Err(format!(
+            "unknown profile {profile:?} in {input:?}: expected <device id>[/main|/sub]"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +97,23 @@ mod tests {
         assert!(date("2024-2-1").is_err());
         assert!(date("yesterday").is_err());
         assert_eq!(date(" ").as_deref(), Ok(""));
+    }
+
+    #[test]
+    fn device_ids_and_keys() {
+        assert!(device_id("54050200001320000001").is_ok());
+        assert!(device_id("5405020000132000000").is_err());
+        assert!(device_id("5405020000132000000x").is_err());
+        assert_eq!(
+            stream_key("54050200001320000001").as_deref(),
+            Ok("54050200001320000001/main")
+        );
+        assert_eq!(
+            stream_key("54050200001320000001/sub").as_deref(),
+            Ok("54050200001320000001/sub")
+        );
+        assert!(stream_key("54050200001320000001/hd").is_err());
+        assert!(stream_key("x/main").is_err());
     }
 
     #[test]

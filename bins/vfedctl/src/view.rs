@@ -5,6 +5,7 @@
 use serde::Serialize;
 use vfed_proto::federation::v1 as fed;
 use vfed_proto::registry::v1 as reg;
+use vfed_proto::relay::v1 as relay;
 
 use crate::enums::kebab_number;
 use crate::timefmt::rfc3339;
@@ -434,5 +435,97 @@ mod tests {
         assert_eq!(json["status_since"], "2023-11-14T22:13:20Z");
         assert_eq!(json["status_since_unix_ms"], 1_700_000_000_000_i64);
         assert!(json["registered"].is_null());
+    }
+}
+
+/// A live stream at the node. The codec parameter sets (VPS/SPS/PPS, raw
+/// NAL units without start codes) are given as standard base64 strings.
+#[derive(Debug, Serialize)]
+pub struct StreamView {
+    pub key: String,
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second (from `fps_milli`); `null` when unknown.
+    pub fps: Option<f64>,
+    pub fps_milli: u32,
+    pub bitrate_bps: u64,
+    pub viewers: u32,
+    /// `local` (this node's gateway) or `node/<id>`.
+    pub source: String,
+    pub gops_dropped: u64,
+    pub upstream_reconnects: u64,
+    pub vps_base64: Vec<String>,
+    pub sps_base64: Vec<String>,
+    pub pps_base64: Vec<String>,
+}
+
+impl From<&relay::StreamInfo> for StreamView {
+    fn from(s: &relay::StreamInfo) -> Self {
+        let b64 = |sets: &[Vec<u8>]| sets.iter().map(|b| base64(b)).collect();
+        StreamView {
+            key: s.key.clone(),
+            codec: s.codec.clone(),
+            width: s.width,
+            height: s.height,
+            fps: (s.fps_milli > 0).then(|| f64::from(s.fps_milli) / 1000.0),
+            fps_milli: s.fps_milli,
+            bitrate_bps: s.bitrate_bps,
+            viewers: s.viewers,
+            source: s.source.clone(),
+            gops_dropped: s.gops_dropped,
+            upstream_reconnects: s.upstream_reconnects,
+            vps_base64: b64(&s.vps),
+            sps_base64: b64(&s.sps),
+            pps_base64: b64(&s.pps),
+        }
+    }
+}
+
+/// The streams at a node.
+#[derive(Debug, Serialize)]
+pub struct StreamListView {
+    pub streams: Vec<StreamView>,
+}
+
+/// Standard base64 with padding (RFC 4648), for the parameter sets.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::base64;
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
     }
 }

@@ -419,3 +419,119 @@ fn unreadable_tls_material_exits_3() {
     assert_exit(&o, 3);
     assert!(stderr(&o).contains("TLS material"), "{}", stderr(&o));
 }
+
+#[test]
+fn watch_and_streams_are_documented() {
+    let o = vfedctl(&["--help"]);
+    assert!(stdout(&o).contains("streams") && stdout(&o).contains("watch"));
+    let o = vfedctl(&["watch", "--help"]);
+    assert_exit(&o, 0);
+    let text = stdout(&o);
+    for word in [
+        "--profile",
+        "--duration",
+        "--http",
+        "ffplay -",
+        "Examples:",
+        "503",
+    ] {
+        assert!(text.contains(word), "{word} missing from:\n{text}");
+    }
+    let o = vfedctl(&["streams", "list", "--help"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("base64"), "{}", stdout(&o));
+}
+
+#[test]
+fn watch_checks_its_arguments() {
+    // Bad device ID: exit 2 naming the argument.
+    let o = vfedctl(&["watch", "12345", "-o", "/tmp/never.mp4"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("DEVICE_ID"), "{}", stderr(&o));
+    // Bad profile: exit 2 naming the flag and listing the choices.
+    let o = vfedctl(&[
+        "watch",
+        DEVICE_ID,
+        "--profile",
+        "hd",
+        "-o",
+        "/tmp/never.mp4",
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--profile"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("main, sub"), "{}", stderr(&o));
+    // Bad --http and --duration.
+    for (flag, value) in [
+        ("--http", "https://127.0.0.1:1"),
+        ("--http", "127.0.0.1:1"),
+        ("--duration", "soon"),
+        ("--duration", "0s"),
+    ] {
+        let o = vfedctl(&["watch", DEVICE_ID, flag, value, "-o", "/tmp/never.mp4"]);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains(flag), "{flag}: {}", stderr(&o));
+    }
+    // -o json means nothing for watch, a file means nothing for lists.
+    let o = vfedctl(&[
+        "-o",
+        "json",
+        "watch",
+        DEVICE_ID,
+        "--http",
+        "http://127.0.0.1:1",
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("-o/--output"), "{}", stderr(&o));
+    let o = vfedctl(&["-o", "yaml", "streams", "list"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("-o/--output"), "{}", stderr(&o));
+    // No HTTP endpoint at all.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.mp4");
+    let o = vfedctl(&["watch", DEVICE_ID, "-o", file.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--http"), "{}", stderr(&o));
+}
+
+#[test]
+fn streams_show_checks_the_key() {
+    for key in ["5405020000132000000", "54050200001320000001/hd"] {
+        let o = vfedctl(&["streams", "show", key]);
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains("DEVICE_ID[/PROFILE]"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn watch_unreachable_http_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    demo_without_nodes(dir.path());
+    let file = dir.path().join("w.mp4");
+    // The city's http_endpoint in demo_without_nodes is http://127.0.0.1:1.
+    let o = vfedctl(&[
+        "--demo",
+        dir.path().to_str().unwrap(),
+        "--timeout",
+        "3s",
+        "watch",
+        DEVICE_ID,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 3);
+    assert!(stderr(&o).contains("127.0.0.1:1"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "no media on stdout");
+    // The county has no http_endpoint: a usage error suggesting --http.
+    let o = vfedctl(&[
+        "--demo",
+        dir.path().to_str().unwrap(),
+        "--node",
+        "naidong",
+        "watch",
+        DEVICE_ID,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--http"), "{}", stderr(&o));
+}

@@ -7,12 +7,25 @@ pub mod keepalive;
 pub mod nodes;
 pub mod outages;
 pub mod signage;
+pub mod streams;
+pub mod watch;
 
 use crate::cli::{Cli, Command};
+use crate::exit::usage;
+use crate::output::OutputArg;
 use crate::session::Session;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let (Some(OutputArg::Path(path)), false) =
+        (&cli.global.output, matches!(cli.command, Command::Watch(_)))
+    {
+        return Err(usage(format!(
+            "invalid value {:?} for -o/--output: expected table or json \
+             (a file or - is only for `watch`)",
+            path.display().to_string()
+        )));
+    }
     let session = Session::new(cli.global);
     match cli.command {
         Command::Devices(c) => devices::run(*c, &session).await,
@@ -22,5 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outages(c) => outages::run(c, &session).await,
         Command::Nodes(c) => nodes::run(c, &session).await,
         Command::Keepalive(a) => keepalive::run(a, &session).await,
+        Command::Streams(c) => streams::run(c, &session).await,
+        Command::Watch(a) => watch::run(a, &session).await,
     }
 }

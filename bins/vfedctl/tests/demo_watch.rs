@@ -1,0 +1,223 @@
+//! End to end against `vfed demo`: `vfedctl watch` writes a playable MP4
+//! and `vfedctl streams list` shows the stream with its viewer.
+//!
+//! Needs the `vfed` binary next to vfedctl's (`cargo build -p vfed`); the
+//! test fails, with that advice, when it is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const CAMERA: &str = "54050200001320000001";
+
+/// `target/<profile>/vfed`, next to vfedctl.
+fn vfed_binary() -> PathBuf {
+    let vfedctl = Path::new(env!("CARGO_BIN_EXE_vfedctl"));
+    let dir = vfedctl.parent().expect("vfedctl has a directory");
+    let vfed = dir.join(format!("vfed{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        vfed.is_file(),
+        "{} is missing: build it first with `cargo build -p vfed` \
+         (this test starts `vfed demo`)",
+        vfed.display()
+    );
+    vfed
+}
+
+/// Stops the demo with SIGINT (then SIGKILL) however the test ends.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a command, killing it after `limit`.
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command starts");
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{cmd:?} still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn vfedctl(data: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vfedctl"));
+    for var in [
+        "VFEDCTL_ENDPOINT",
+        "VFEDCTL_CA",
+        "VFEDCTL_CERT",
+        "VFEDCTL_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.arg("--demo").arg(data).args(args);
+    cmd
+}
+
+/// Top-level MP4 box types of `bytes`.
+fn boxes(bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        if size < 8 {
+            break;
+        }
+        at += size;
+    }
+    out
+}
+
+#[test]
+fn watch_writes_a_playable_stream_from_the_demo() {
+    let vfed = vfed_binary();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(&vfed)
+        .args(["demo", "--data-dir"])
+        .arg(data.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vfed demo starts");
+    let stdout = child.stdout.take().unwrap();
+    let demo = Demo(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.trim() == "ready" {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("vfed demo prints `ready` within 120 s");
+
+    let file = data.path().join("w.mp4");
+    let mut watch = vfedctl(
+        data.path(),
+        &[
+            "watch",
+            CAMERA,
+            "--duration",
+            "6s",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    let watcher = std::thread::spawn(move || run_bounded(&mut watch, Duration::from_secs(60)));
+
+    // While the watch runs the stream has a viewer at the city.
+    std::thread::sleep(Duration::from_secs(4));
+    let o = run_bounded(
+        &mut vfedctl(data.path(), &["-o", "json", "streams", "list"]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stream = list["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == format!("{CAMERA}/main"))
+        .unwrap_or_else(|| panic!("{CAMERA}/main missing from {list}"));
+    assert_eq!(stream["codec"], "h264");
+    assert_eq!(stream["width"], 1280);
+    assert!(stream["viewers"].as_u64().unwrap() >= 1, "{stream}");
+
+    let o = watcher.join().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "watch failed: {err}");
+    assert!(o.stdout.is_empty(), "media went to the file only");
+    let bytes = std::fs::read(&file).unwrap();
+    let kinds = boxes(&bytes);
+    assert_eq!(kinds.first().map(String::as_str), Some("ftyp"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "moov").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().filter(|k| *k == "moof").count() >= 2,
+        "{kinds:?}"
+    );
+
+    // With ffprobe around, the frames must decode: ~25 fps for >= 4 s.
+    if let Ok(probe) = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries"])
+        .args([
+            "stream=codec_name,width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+    {
+        let line = String::from_utf8_lossy(&probe.stdout).trim().to_owned();
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            fields.get(..3),
+            Some(["h264", "1280", "720"].as_slice()),
+            "{line}"
+        );
+        let frames: u64 = fields.get(3).and_then(|f| f.parse().ok()).unwrap_or(0);
+        assert!((100..=300).contains(&frames), "{line}");
+    } else {
+        eprintln!("ffprobe not found: checked the MP4 box structure only");
+    }
+
+    // Unknown device: exit 1 with the node's message.
+    let o = run_bounded(
+        &mut vfedctl(
+            data.path(),
+            &[
+                "watch",
+                "54050200001320000009",
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not found"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    drop(demo);
+}
