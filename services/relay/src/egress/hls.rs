@@ -154,6 +154,8 @@ async fn package(
     let track = reader.track().clone();
     let mut metadata = track.watch_metadata();
     let idle = egress.options.idle;
+    // The parameters the current window was built from.
+    let mut packaged: Option<vfed_media::StreamMetadata> = None;
     let outcome: Result<(), String> = async {
         loop {
             let gop = tokio::select! {
@@ -183,8 +185,12 @@ async fn package(
                 .window
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let restart = window.is_none() || metadata_changed(&current, window.as_ref());
+            let restart = window.is_none()
+                || !packaged
+                    .as_ref()
+                    .is_some_and(|p| same_decoder_config(p, &current));
             if restart {
+                packaged = Some(current.clone());
                 *window = Some(
                     SegmentWindow::new(&current)
                         .map_err(|e| format!("cannot package {name}: {e}"))?
@@ -212,12 +218,16 @@ async fn package(
     egress.forget(&name, &packager);
 }
 
-/// A change of codec parameters (a camera reconfigured, or a new session
-/// with other parameters) shows as a different init segment.
-fn metadata_changed(current: &vfed_media::StreamMetadata, window: Option<&SegmentWindow>) -> bool {
-    window.is_some_and(|w| {
-        vfed_media::fmp4::init_segment(current).is_ok_and(|init| init != w.init_segment())
-    })
+/// Whether two metadata describe the same decoder configuration (what the
+/// init segment carries); bitrate and frame-rate updates do not count. A
+/// camera reconfigured, or a new session with other parameters, does.
+fn same_decoder_config(a: &vfed_media::StreamMetadata, b: &vfed_media::StreamMetadata) -> bool {
+    a.codec == b.codec
+        && a.vps == b.vps
+        && a.sps == b.sps
+        && a.pps == b.pps
+        && a.width == b.width
+        && a.height == b.height
 }
 
 fn error_response(error: &RelayError) -> Response {
