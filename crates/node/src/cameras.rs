@@ -49,27 +49,31 @@ pub async fn run(
     );
     let mut bridges: HashMap<StreamKey, JoinHandle<()>> = HashMap::new();
     let mut current: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut seen_revision: Option<i64> = None;
     let mut tick = tokio::time::interval(RESCAN);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        let sources = match wanted(&catalog).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cameras: cannot read the catalog");
-                continue;
-            }
-        };
-        let fingerprint: BTreeSet<(String, String)> = sources
-            .iter()
-            .map(|s| (s.key().to_string(), s.url.clone()))
-            .collect();
-        if fingerprint != current {
-            match gateway.set_streams(sources) {
-                Ok(()) => current = fingerprint,
-                Err(e) => tracing::warn!(error = %e, "cameras: stream set refused"),
+        // Nothing committed since the last look: the stream set is unchanged.
+        let revision = catalog.store().current_revision().await.ok();
+        if revision.is_none() || revision != seen_revision {
+            match wanted(&catalog).await {
+                Ok(sources) => {
+                    seen_revision = revision;
+                    let fingerprint: BTreeSet<(String, String)> = sources
+                        .iter()
+                        .map(|s| (s.key().to_string(), s.url.clone()))
+                        .collect();
+                    if fingerprint != current {
+                        match gateway.set_streams(sources) {
+                            Ok(()) => current = fingerprint,
+                            Err(e) => tracing::warn!(error = %e, "cameras: stream set refused"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cameras: cannot read the catalog"),
             }
         }
         let keys: BTreeSet<StreamKey> = gateway.streams().iter().map(StreamSource::key).collect();
