@@ -14,6 +14,22 @@ use vfed_tests::{NodeOptions, TestNode, TestPki, eventually, register_request};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The first error the node behind `channel` reports on its parent link.
+async fn parent_link_error(
+    what: &str,
+    channel: &tonic::transport::Channel,
+) -> anyhow::Result<String> {
+    eventually(what, WAIT, || async {
+        let parent = links(channel)
+            .await?
+            .into_iter()
+            .find(|l| l.role == "parent");
+        let parent = parent.ok_or_else(|| anyhow::anyhow!("no parent link listed"))?;
+        Ok((!parent.last_error.is_empty()).then_some(parent.last_error))
+    })
+    .await
+}
+
 /// province -> city -> county, all started and linked.
 async fn chain(pki: &TestPki) -> anyhow::Result<(TestNode, TestNode, TestNode)> {
     let province = TestNode::start(
@@ -196,15 +212,7 @@ async fn a_child_certificate_from_another_ca_is_refused_and_leaves_no_trace() ->
         .await?;
 
     let rogue_channel = rogue.channel(&rogue_pki)?;
-    let error = eventually("the rogue county reports a TLS failure", WAIT, || async {
-        let parent = links(&rogue_channel)
-            .await?
-            .into_iter()
-            .find(|l| l.role == "parent")
-            .unwrap();
-        Ok((!parent.last_error.is_empty()).then_some(parent.last_error))
-    })
-    .await?;
+    let error = parent_link_error("the rogue county reports a TLS failure", &rogue_channel).await?;
     assert!(
         error.to_lowercase().contains("certificate")
             || error.contains("UnknownIssuer")
@@ -245,15 +253,7 @@ async fn a_valid_certificate_with_the_wrong_node_identity_is_refused_and_leaves_
         .register_device(register_request("54052200001320000001", true))
         .await?;
     let channel = gonggar.channel(&pki)?;
-    let error = eventually("the county reports the refusal", WAIT, || async {
-        let parent = links(&channel)
-            .await?
-            .into_iter()
-            .find(|l| l.role == "parent")
-            .unwrap();
-        Ok((!parent.last_error.is_empty()).then_some(parent.last_error))
-    })
-    .await?;
+    let error = parent_link_error("the county reports the refusal", &channel).await?;
     assert!(
         error.contains("PermissionDenied") || error.contains("permission"),
         "{error}"
@@ -280,15 +280,7 @@ async fn a_valid_certificate_with_the_wrong_node_identity_is_refused_and_leaves_
     // Naidong's parent must be a city; the config is valid, the impostor's certificate is not the city's.
     let county = county?;
     let channel = county.channel(&pki)?;
-    let error = eventually("the child refuses the impostor parent", WAIT, || async {
-        let parent = links(&channel)
-            .await?
-            .into_iter()
-            .find(|l| l.role == "parent")
-            .unwrap();
-        Ok((!parent.last_error.is_empty()).then_some(parent.last_error))
-    })
-    .await?;
+    let error = parent_link_error("the child refuses the impostor parent", &channel).await?;
     assert!(
         error.contains(&format!("node/{PROVINCE}")) && error.contains(&format!("node/{CITY}")),
         "{error}"
