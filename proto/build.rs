@@ -7,6 +7,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "vfed/registry/v1/registry.proto",
         "vfed/federation/v1/federation.proto",
         "vfed/relay/v1/relay.proto",
+        "vfed/auth/v1/auth.proto",
+        "vfed/sharing/v1/sharing.proto",
+        "vfed/audit/v1/audit.proto",
+        "vfed/retrieval/v1/retrieval.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

@@ -28,5 +28,37 @@ pub mod relay {
     }
 }
 
+/// Accounts, roles and login.
+pub mod auth {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.auth.v1");
+    }
+}
+
+/// Sharing feeds with departments under grants (R13).
+pub mod sharing {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.sharing.v1");
+    }
+}
+
+/// The tamper-evident audit log.
+pub mod audit {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.audit.v1");
+    }
+}
+
+/// Release of recorded video under the two-officer rule.
+pub mod retrieval {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.retrieval.v1");
+    }
+}
+
 /// The encoded file descriptor set of every vfed proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");

@@ -1,0 +1,1 @@
+//! vfed-auditing (being built).

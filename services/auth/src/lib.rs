@@ -1,0 +1,13 @@
+//! Accounts, roles, tokens and the one tower layer that authenticates,
+//! authorizes, traces and audits every gRPC call and HTTP egress request
+//! of a node, from one permission table ([`table`]).
+#![forbid(unsafe_code)]
+
+mod permission;
+mod principal;
+mod role;
+pub mod table;
+
+pub use permission::Permission;
+pub use principal::{AuthenticatedBy, Principal, principal_of};
+pub use role::{Role, UnknownRole};

@@ -1,0 +1,1 @@
+//! vfed-retrieval (being built).

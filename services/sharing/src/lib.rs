@@ -1,0 +1,1 @@
+//! vfed-sharing (being built).
