@@ -7,7 +7,9 @@ mod permission;
 mod principal;
 mod role;
 pub mod table;
+mod view;
 
 pub use permission::Permission;
 pub use principal::{AuthenticatedBy, Principal, principal_of};
 pub use role::{Role, UnknownRole};
+pub use view::{Refusal, RoleOnlyPolicy, ViewBasis, ViewPolicy};

@@ -1,0 +1,62 @@
+//! Whether a principal may watch a device's live video now (R13). The
+//! layer asks the node's [`ViewPolicy`] on every HLS request and the relay on
+//! every QUIC subscription; the sharing service implements it from its
+//! grants.
+
+use crate::principal::Principal;
+
+/// On what basis a view is allowed: recorded with the view's audit entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewBasis {
+    /// The sharing grant, for department viewers; `None` when the role
+    /// alone allows it.
+    pub grant_id: Option<String>,
+    /// The grant's purpose (R14.5).
+    pub purpose: String,
+    /// When the basis ends (the grant's end), Unix seconds.
+    pub valid_to_unix: Option<i64>,
+}
+
+impl ViewBasis {
+    /// Allowed by the principal's role, not by a grant.
+    pub fn by_role() -> Self {
+        ViewBasis {
+            grant_id: None,
+            purpose: String::new(),
+            valid_to_unix: None,
+        }
+    }
+}
+
+/// Why a view is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} ({requirement})")]
+pub struct Refusal {
+    /// In words, naming what is missing (e.g. "no live grant to department traffic covers device ...").
+    pub reason: String,
+    /// The requirement, e.g. `R13`.
+    pub requirement: &'static str,
+}
+
+/// Decides live viewing; must be cheap (called per HLS request).
+pub trait ViewPolicy: Send + Sync + 'static {
+    /// Whether `principal` (who holds `live.view`) may watch `device_id` now.
+    fn check_live(&self, principal: &Principal, device_id: &str) -> Result<ViewBasis, Refusal>;
+}
+
+/// The policy without sharing: a role that holds `live.view` and does not
+/// need a grant may watch; department viewers may not.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoleOnlyPolicy;
+
+impl ViewPolicy for RoleOnlyPolicy {
+    fn check_live(&self, principal: &Principal, device_id: &str) -> Result<ViewBasis, Refusal> {
+        match principal.role {
+            Some(role) if !role.needs_grant_to_view() => Ok(ViewBasis::by_role()),
+            _ => Err(Refusal {
+                reason: format!("no sharing grant covers device {device_id}"),
+                requirement: "R13",
+            }),
+        }
+    }
+}
