@@ -10,6 +10,7 @@
 //!   checkpoint after every group;
 //! - [`Checkpoint`], [`SigningKey`], [`PublicKey`]: C2SP signed-note checkpoints and keys;
 //! - [`verify_file`]: an offline verifier that names the first bad entry;
+//! - [`LogReader`]: random access to the entries of a log file (tailing, recovery);
 //! - [`Witness`]: the checks the parent level runs on a child's checkpoints.
 //!
 //! File formats are documented in [`format`] and [`log`].
@@ -21,6 +22,7 @@ pub mod format;
 pub mod keys;
 pub mod log;
 pub mod merkle;
+pub mod reader;
 pub mod record;
 pub mod verify;
 pub mod witness;
@@ -30,6 +32,7 @@ pub use error::{AuditError, EntryProblem, Result, VerifyError, WitnessError};
 pub use keys::{PublicKey, SigningKey};
 pub use log::{AppendReceipt, AuditLog, CHECKPOINTS_FILE, LOG_FILE};
 pub use merkle::{Hash, MerkleTree};
+pub use reader::{LogReader, StoredEntry};
 pub use record::{AuditRecord, Outcome};
 pub use verify::{VerifyReport, verify_file};
 pub use witness::Witness;

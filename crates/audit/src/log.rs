@@ -259,6 +259,11 @@ impl AuditLog {
         read_lock(&self.shared.tree).leaf_hash(index)
     }
 
+    /// The root of the tree when it held `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        read_lock(&self.shared.tree).root_at(size)
+    }
+
     /// Proof that entry `index` is in the tree of `tree_size` entries.
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>> {
         read_lock(&self.shared.tree).inclusion_proof(index, tree_size)
