@@ -3,13 +3,35 @@
 //! of a node, from one permission table ([`table`]).
 #![forbid(unsafe_code)]
 
+mod account;
+mod audit_sink;
+mod clock;
+mod directory;
+mod error;
+mod gate;
+mod grpc_layer;
+mod http_guard;
+mod password;
 mod permission;
 mod principal;
+mod request_summary;
 mod role;
+mod service;
 pub mod table;
+mod token;
 mod view;
 
+pub use account::{Account, Training};
+pub use audit_sink::{AuditSink, BoxFuture, DiscardAudit};
+pub use directory::{AccountOptions, Accounts, Login};
+pub use error::AuthError;
+pub use gate::{Denial, Gate, requirement_in};
+pub use grpc_layer::{AuthLayer, AuthService};
+pub use http_guard::HttpGuard;
 pub use permission::Permission;
 pub use principal::{AuthenticatedBy, Principal, principal_of};
+pub use request_summary::{RequestDecoder, RequestSummary};
 pub use role::{Role, UnknownRole};
+pub use service::AccountsService;
+pub use token::{Claims, TokenKey};
 pub use view::{Refusal, RoleOnlyPolicy, ViewBasis, ViewPolicy};

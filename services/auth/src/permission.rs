@@ -123,6 +123,8 @@ impl fmt::Display for Permission {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

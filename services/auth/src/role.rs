@@ -161,6 +161,8 @@ impl FromStr for Role {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

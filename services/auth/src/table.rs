@@ -140,6 +140,8 @@ pub fn http_rule(path: &str) -> Option<&'static MethodRule> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

@@ -1,0 +1,273 @@
+//! The same layer for HTTP egress: `/live/<device>/<profile>/...` needs
+//! `live.view` and the node's [`crate::ViewPolicy`] (R13). Players cannot
+//! send headers, so the token may come as `?token=`. A viewer's requests
+//! for one stream form a view: its start and stop (idle, or its basis
+//! ended) go to the audit log, and every refusal too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use vfed_audit::AuditRecord;
+
+use crate::gate::{Denial, Gate};
+use crate::principal::Principal;
+use crate::table::{Access, http_rule};
+use crate::view::ViewBasis;
+
+/// How often views are re-checked against the policy.
+const RECHECK: Duration = Duration::from_secs(1);
+
+struct View {
+    principal: Arc<Principal>,
+    device: String,
+    basis: ViewBasis,
+    last_request: Instant,
+}
+
+/// The HTTP side of the layer (cheap to clone).
+#[derive(Clone)]
+pub struct HttpGuard {
+    gate: Arc<Gate>,
+    idle: Duration,
+    views: Arc<Mutex<HashMap<(String, String), View>>>,
+}
+
+fn token_of(request: &Request) -> Option<String> {
+    if let Some(value) = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(value.trim().to_owned());
+    }
+    request.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| v.to_owned())
+    })
+}
+
+fn refusal(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+impl HttpGuard {
+    /// A guard deciding with `gate`; a view with no request for `idle` stops.
+    pub fn new(gate: Arc<Gate>, idle: Duration) -> Self {
+        HttpGuard {
+            gate,
+            idle,
+            views: Arc::default(),
+        }
+    }
+
+    /// Wraps `router` (every route) with the guard.
+    pub fn wrap(self, router: axum::Router) -> axum::Router {
+        router.layer(axum::middleware::from_fn_with_state(self, guard))
+    }
+
+    /// Views open now.
+    pub fn open_views(&self) -> usize {
+        self.views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Ends views that went idle or lost their basis (a grant expired or was
+    /// revoked), recording each stop, until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(RECHECK);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            for (view, reason) in self.sweep() {
+                self.record_stop(&view, &reason).await;
+            }
+        }
+        let ended: Vec<View> = self
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .map(|(_, v)| v)
+            .collect();
+        for view in ended {
+            self.record_stop(&view, "node stopping").await;
+        }
+    }
+
+    fn sweep(&self) -> Vec<(View, String)> {
+        let mut views = self
+            .views
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut ended = Vec::new();
+        let keys: Vec<_> = views.keys().cloned().collect();
+        for key in keys {
+            let Some(view) = views.get(&key) else {
+                continue;
+            };
+            let reason = if view.last_request.elapsed() >= self.idle {
+                Some(format!("no request for {} s", self.idle.as_secs()))
+            } else {
+                self.gate
+                    .views
+                    .check_live(&view.principal, &view.device)
+                    .err()
+                    .map(|r| r.to_string())
+            };
+            if let Some(reason) = reason
+                && let Some(view) = views.remove(&key)
+            {
+                ended.push((view, reason));
+            }
+        }
+        ended
+    }
+
+    async fn record_stop(&self, view: &View, reason: &str) {
+        tracing::info!(actor = %view.principal.actor(), device = %view.device, reason, "live view stopped");
+        let record = AuditRecord::new(view.principal.actor(), "live.view.stop", &view.device)
+            .with_purpose(view.basis.purpose.clone())
+            .with_destination("hls")
+            .with_details(serde_json::json!({
+                "grant_id": view.basis.grant_id,
+                "reason": reason,
+            }));
+        self.gate.audit.record(record).await;
+    }
+
+    async fn check(&self, path: &str, token: Option<String>) -> Result<(), Response> {
+        let Some(rule) = http_rule(path) else {
+            return Ok(());
+        };
+        if rule.access == Access::Public {
+            return Ok(());
+        }
+        let principal = match self.gate.authenticate(token.as_deref(), None) {
+            Ok(p) => Arc::new(p),
+            Err(denial) => {
+                self.gate
+                    .record_refusal(
+                        "anonymous",
+                        rule.action,
+                        path,
+                        denial.message(),
+                        denial.requirement(),
+                    )
+                    .await;
+                return Err(refusal(StatusCode::UNAUTHORIZED, denial.message()));
+            }
+        };
+        if let Err(denial) = Gate::authorize(rule, &principal) {
+            self.gate
+                .record_refusal(
+                    &principal.actor(),
+                    rule.action,
+                    path,
+                    denial.message(),
+                    denial.requirement(),
+                )
+                .await;
+            return Err(refusal(StatusCode::FORBIDDEN, denial.message()));
+        }
+        // /live/<device>/<profile>/<file>
+        let mut parts = path.trim_start_matches('/').split('/').skip(1);
+        let (Some(device), Some(profile)) = (parts.next(), parts.next()) else {
+            return Ok(());
+        };
+        let stream = format!("{device}/{profile}");
+        let key = (principal.actor(), stream.clone());
+        match self.gate.views.check_live(&principal, device) {
+            Ok(basis) => {
+                let started = {
+                    let mut views = self
+                        .views
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match views.get_mut(&key) {
+                        Some(view) => {
+                            view.last_request = Instant::now();
+                            view.basis = basis.clone();
+                            false
+                        }
+                        None => {
+                            views.insert(
+                                key,
+                                View {
+                                    principal: principal.clone(),
+                                    device: stream.clone(),
+                                    basis: basis.clone(),
+                                    last_request: Instant::now(),
+                                },
+                            );
+                            true
+                        }
+                    }
+                };
+                if started {
+                    tracing::info!(actor = %principal.actor(), %stream, "live view started");
+                    let record = AuditRecord::new(principal.actor(), "live.view.start", &stream)
+                        .with_purpose(basis.purpose.clone())
+                        .with_destination("hls")
+                        .with_details(serde_json::json!({
+                            "grant_id": basis.grant_id,
+                            "valid_to_unix": basis.valid_to_unix,
+                        }));
+                    self.gate.audit.record(record).await;
+                }
+                Ok(())
+            }
+            Err(refused) => {
+                let open = self
+                    .views
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&key);
+                if let Some(view) = open {
+                    self.record_stop(&view, &refused.to_string()).await;
+                }
+                let denial = Denial::PermissionDenied {
+                    message: refused.to_string(),
+                    requirement: refused.requirement,
+                };
+                self.gate
+                    .record_refusal(
+                        &principal.actor(),
+                        "live.view",
+                        &stream,
+                        denial.message(),
+                        denial.requirement(),
+                    )
+                    .await;
+                Err(refusal(StatusCode::FORBIDDEN, denial.message()))
+            }
+        }
+    }
+}
+
+async fn guard(State(guard): State<HttpGuard>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let token = token_of(&request);
+    match guard.check(&path, token).await {
+        Ok(()) => next.run(request).await,
+        Err(response) => response,
+    }
+}
