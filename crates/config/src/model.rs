@@ -29,6 +29,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     /// The media relay.
     pub relay: RelayConfig,
+    /// Accounts, tokens and viewing (R15.1).
+    pub auth: AuthConfig,
 }
 
 /// Identity and place in the tree.
@@ -285,6 +287,39 @@ impl Default for RelayConfig {
     fn default() -> Self {
         Self {
             idle_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Accounts, tokens and viewing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of a login token when the login asks for none.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// The longest token lifetime a login may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_token_ttl: Duration,
+    /// An admin account created on start if it does not exist (first start).
+    /// Empty: none.
+    pub bootstrap_admin: String,
+    /// A file holding the bootstrap admin's password (first line). Absent:
+    /// the account signs in only with a client certificate of its name.
+    pub bootstrap_password_file: Option<PathBuf>,
+    /// A live view with no request for this long has stopped (audit log).
+    #[serde(with = "humantime_serde")]
+    pub view_idle: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl: Duration::from_secs(3600),
+            max_token_ttl: Duration::from_secs(12 * 3600),
+            bootstrap_admin: String::new(),
+            bootstrap_password_file: None,
+            view_idle: Duration::from_secs(15),
         }
     }
 }

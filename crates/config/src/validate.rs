@@ -138,6 +138,40 @@ impl Config {
             self.federation.max_backoff,
             Duration::from_millis(50),
         )?;
+        check_duration(
+            "auth.token_ttl",
+            self.auth.token_ttl,
+            Duration::from_secs(1),
+        )?;
+        if self.auth.max_token_ttl < self.auth.token_ttl {
+            return Err(ConfigError::new(
+                "auth.max_token_ttl",
+                "must be at least auth.token_ttl",
+            ));
+        }
+        check_duration(
+            "auth.view_idle",
+            self.auth.view_idle,
+            Duration::from_secs(1),
+        )?;
+        let admin = &self.auth.bootstrap_admin;
+        if !admin.is_empty()
+            && (admin.len() > 64
+                || !admin
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)))
+        {
+            return Err(ConfigError::new(
+                "auth.bootstrap_admin",
+                "must be 1-64 of a-z, 0-9, '.', '_', '-' (an account name)",
+            ));
+        }
+        if self.auth.bootstrap_password_file.is_some() && admin.is_empty() {
+            return Err(ConfigError::new(
+                "auth.bootstrap_password_file",
+                "needs auth.bootstrap_admin",
+            ));
+        }
         let otlp = &self.telemetry.otlp_endpoint;
         if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
             return Err(ConfigError::new(
