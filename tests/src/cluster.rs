@@ -140,6 +140,8 @@ impl TestNode {
         config.listen.http = "127.0.0.1:0".parse()?;
         config.listen.relay = "127.0.0.1:0".parse()?;
         config.relay.idle_grace = Duration::from_millis(500);
+        // The harness's tool certificate is the node's admin.
+        config.auth.bootstrap_admin = crate::auth::TEST_ADMIN.into();
         config.validate()?;
         let listeners = Listeners::bind(&config).await?;
         let grpc_addr = listeners.grpc.local_addr()?;

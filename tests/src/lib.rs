@@ -4,11 +4,13 @@
 //! Shared by the integration tests in `tests/` and by the benchmarks.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod cluster;
 mod devices;
 mod pki;
 mod poll;
 
+pub use auth::{AuthedChannel, BearerToken, NewUser, TEST_ADMIN};
 pub use cluster::{Backend, NodeOptions, TestNode};
 pub use devices::{device_spec, register_request};
 pub use pki::TestPki;

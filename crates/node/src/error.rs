@@ -27,4 +27,10 @@ pub enum NodeError {
     /// Other I/O.
     #[error("io: {0}")]
     Io(std::io::Error),
+    /// The audit log could not be opened (R18.6: a tampered log stops the node).
+    #[error("audit: {0}")]
+    Audit(vfed_auditing::AuditingError),
+    /// Accounts could not be read or bootstrapped.
+    #[error("auth: {0}")]
+    Auth(vfed_auth::AuthError),
 }

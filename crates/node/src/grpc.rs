@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use vfed_proto::auth::v1::accounts_server::AccountsServer;
 use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
@@ -13,6 +14,7 @@ use vfed_registry::{NodeService, RegistryService};
 
 /// The services served.
 pub struct Services {
+    pub accounts: vfed_auth::AccountsService,
     pub streams: vfed_relay::StreamsService,
     pub registry: RegistryService,
     pub node: NodeService,
@@ -22,6 +24,7 @@ pub struct Services {
 /// Serves until `shutdown`, then drains in-flight calls.
 pub async fn serve(
     services: Services,
+    auth: vfed_auth::AuthLayer,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
@@ -47,9 +50,11 @@ pub async fn serve(
     let incoming = vfed_pki::incoming_with_shutdown(listener, tls, shutdown.clone());
     let mut builder = tonic::transport::Server::builder()
         .trace_fn(vfed_telemetry::propagation::server_span)
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)));
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .layer(auth);
     let mut router = builder
         .add_service(health)
+        .add_service(AccountsServer::new(services.accounts))
         .add_service(RegistryServer::new(services.registry))
         .add_service(NodeServer::new(services.node))
         .add_service(FederationServer::new(services.federation))

@@ -14,6 +14,7 @@ pub async fn serve(
     listener: TcpListener,
     metrics: Registry,
     media: Router,
+    guard: vfed_auth::HttpGuard,
     shutdown: CancellationToken,
     node_id: String,
 ) {
@@ -36,6 +37,7 @@ pub async fn serve(
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(media);
+    let router = guard.wrap(router);
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;

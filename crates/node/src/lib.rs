@@ -5,6 +5,7 @@
 //! and the benchmarks all call, so they exercise the same code.
 #![forbid(unsafe_code)]
 
+mod audit_sink;
 mod cameras;
 mod error;
 mod grpc;
@@ -83,6 +84,8 @@ pub struct RunningNode {
     pub relay_addr: SocketAddr,
     /// The node's media relay.
     pub relay: vfed_relay::Relay,
+    audit: vfed_auditing::AuditTrail,
+    accounts: vfed_auth::Accounts,
     store: OpenedStore,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -93,6 +96,16 @@ impl RunningNode {
     /// The node's store (tests inspect it).
     pub fn store(&self) -> &SharedStore {
         &self.store.store
+    }
+
+    /// The node's audit trail (R14.5, R18.6).
+    pub fn audit(&self) -> &vfed_auditing::AuditTrail {
+        &self.audit
+    }
+
+    /// The node's accounts.
+    pub fn accounts(&self) -> &vfed_auth::Accounts {
+        &self.accounts
     }
 
     /// A token that stops the node when cancelled.
@@ -151,7 +164,18 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let node = &config.node;
     let material = tls::load(config)?;
     let opened = open_store(config).await?;
-    let store = opened.store.clone();
+    let shutdown = CancellationToken::new();
+    let audit = vfed_auditing::AuditTrail::open(
+        &config.store.data_dir.join("audit"),
+        &node.id,
+        opened.store.clone(),
+    )
+    .await
+    .map_err(NodeError::Audit)?;
+    // Every change made through this store inside a call's audit scope
+    // commits its audit record in the same transaction.
+    let store = audit.store();
+    let accounts = open_accounts(config, store.clone(), shutdown.clone()).await?;
     let area = AreaCode::parse(node.area_code())
         .ok_or_else(|| NodeError::Config("node.area_code: must be 6 digits".into()))?;
     let mut metrics_registry = prometheus_client::registry::Registry::with_labels(
@@ -213,6 +237,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
+        accounts: vfed_auth::AccountsService::new(accounts.clone()),
         registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone())
             .with_children(node.children.iter().map(|c| c.id.clone())),
         node: NodeService::new(facts, links.clone()),
@@ -225,14 +250,27 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         ),
     };
 
-    let shutdown = CancellationToken::new();
     let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
     let mut tasks = JoinSet::new();
     let server_config =
         vfed_pki::server_config(&material, vfed_pki::GRPC_ALPN).map_err(NodeError::Tls)?;
+    let gate = vfed_auth::Gate::new(
+        accounts.clone(),
+        std::sync::Arc::new(audit_sink::TrailSink(audit.clone())),
+        std::sync::Arc::new(vfed_auth::RoleOnlyPolicy),
+    )
+    .map_err(NodeError::Config)?;
+    let http_guard = vfed_auth::HttpGuard::new(gate.clone(), config.auth.view_idle);
+    tasks.spawn(http_guard.clone().run(shutdown.clone()));
+    {
+        let audit = audit.clone();
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move { audit.run_pump(shutdown).await });
+    }
     tasks.spawn(grpc::serve(
         services,
+        vfed_auth::AuthLayer::new(gate),
         listeners.grpc,
         server_config,
         shutdown.clone(),
@@ -251,6 +289,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         listeners.http,
         metrics_registry,
         hls.router(),
+        http_guard,
         shutdown.clone(),
         node.id.clone(),
     ));
@@ -319,9 +358,53 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         http_addr,
         relay_addr,
         relay,
+        audit,
+        accounts,
         store: opened,
         shutdown,
         tasks,
         grace: config.shutdown.grace,
     })
+}
+
+/// Opens the node's accounts and creates the bootstrap admin on first start.
+async fn open_accounts(
+    config: &Config,
+    store: SharedStore,
+    shutdown: CancellationToken,
+) -> Result<vfed_auth::Accounts, NodeError> {
+    let auth = &config.auth;
+    let accounts = vfed_auth::Accounts::open(
+        store,
+        config.node.id.clone(),
+        vfed_auth::AccountOptions {
+            token_ttl: auth.token_ttl,
+            max_token_ttl: auth.max_token_ttl,
+        },
+        shutdown,
+    )
+    .await
+    .map_err(NodeError::Auth)?;
+    if !auth.bootstrap_admin.is_empty() {
+        let password = match &auth.bootstrap_password_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    NodeError::Config(format!(
+                        "auth.bootstrap_password_file: {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(text.lines().next().unwrap_or("").to_owned())
+            }
+            None => None,
+        };
+        let created = accounts
+            .bootstrap_admin(&auth.bootstrap_admin, password.as_deref())
+            .await
+            .map_err(NodeError::Auth)?;
+        if created {
+            tracing::info!(account = %auth.bootstrap_admin, "bootstrap admin account created");
+        }
+    }
+    Ok(accounts)
 }
