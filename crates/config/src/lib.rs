@@ -4,9 +4,11 @@
 //! field (the binary exits 64).
 #![forbid(unsafe_code)]
 
+mod audit;
 mod load;
 mod model;
 mod validate;
 
+pub use audit::AuditConfig;
 pub use load::{ConfigError, load};
 pub use model::*;

@@ -19,6 +19,8 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Where state lives.
     pub store: StoreConfig,
+    /// The audit log (R14.5, R18.6).
+    pub audit: crate::AuditConfig,
     /// Device liveness (R14.3).
     pub liveness: LivenessConfig,
     /// The link to the parent (R6.1).

@@ -106,6 +106,7 @@ impl Config {
                 "must be at least 1000 revisions",
             ));
         }
+        self.audit.validate(&self.store)?;
         check_duration(
             "liveness.keepalive_period",
             self.liveness.keepalive_period,
