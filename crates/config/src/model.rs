@@ -33,6 +33,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Accounts, tokens and viewing (R15.1).
     pub auth: AuthConfig,
+    /// Release of recorded video under the two-officer rule (R16).
+    pub retrieval: RetrievalConfig,
 }
 
 /// Identity and place in the tree.
@@ -322,6 +324,28 @@ impl Default for AuthConfig {
             bootstrap_admin: String::new(),
             bootstrap_password_file: None,
             view_idle: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Release of recorded video (R16).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Lifetime of a retrieval request filed without an expiry: it must be
+    /// co-signed, approved and used within it.
+    #[serde(with = "humantime_serde")]
+    pub default_expiry: Duration,
+    /// The longest lifetime a filer may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_expiry: Duration,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            default_expiry: Duration::from_secs(72 * 3600),
+            max_expiry: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -173,6 +173,17 @@ impl Config {
                 "needs auth.bootstrap_admin",
             ));
         }
+        check_duration(
+            "retrieval.default_expiry",
+            self.retrieval.default_expiry,
+            Duration::from_secs(60),
+        )?;
+        if self.retrieval.max_expiry < self.retrieval.default_expiry {
+            return Err(ConfigError::new(
+                "retrieval.max_expiry",
+                "must be at least retrieval.default_expiry",
+            ));
+        }
         let otlp = &self.telemetry.otlp_endpoint;
         if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
             return Err(ConfigError::new(

@@ -58,6 +58,14 @@ fn bad_values_name_their_field() {
             "store.backend",
         ),
         (format!("{COUNTY}\n[store]\ncolour = 1\n"), "store"),
+        (
+            format!("{COUNTY}\n[retrieval]\ndefault_expiry = \"10s\"\n"),
+            "retrieval.default_expiry",
+        ),
+        (
+            format!("{COUNTY}\n[retrieval]\ndefault_expiry = \"3d\"\nmax_expiry = \"1d\"\n"),
+            "retrieval.max_expiry",
+        ),
     ];
     for (text, field) in cases {
         let f = file(&text);
