@@ -9,12 +9,14 @@ use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
 use vfed_proto::relay::v1::streams_server::StreamsServer;
+use vfed_proto::retrieval::v1::retrieval_server::RetrievalServer;
 use vfed_registry::federation::FederationService;
 use vfed_registry::{NodeService, RegistryService};
 
 /// The services served.
 pub struct Services {
     pub accounts: vfed_auth::AccountsService,
+    pub retrieval: vfed_retrieval::RetrievalService,
     pub streams: vfed_relay::StreamsService,
     pub registry: RegistryService,
     pub node: NodeService,
@@ -43,6 +45,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<StreamsServer<vfed_relay::StreamsService>>()
         .await;
+    health_reporter
+        .set_serving::<RetrievalServer<vfed_retrieval::RetrievalService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -55,6 +60,7 @@ pub async fn serve(
     let mut router = builder
         .add_service(health)
         .add_service(AccountsServer::new(services.accounts))
+        .add_service(RetrievalServer::new(services.retrieval))
         .add_service(RegistryServer::new(services.registry))
         .add_service(NodeServer::new(services.node))
         .add_service(FederationServer::new(services.federation))

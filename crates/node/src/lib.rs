@@ -238,6 +238,14 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
         accounts: vfed_auth::AccountsService::new(accounts.clone()),
+        retrieval: vfed_retrieval::RetrievalService::new(
+            store.clone(),
+            catalog.clone(),
+            vfed_retrieval::RetrievalOptions {
+                default_expiry: config.retrieval.default_expiry,
+                max_expiry: config.retrieval.max_expiry,
+            },
+        ),
         registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone())
             .with_children(node.children.iter().map(|c| c.id.clone())),
         node: NodeService::new(facts, links.clone()),
