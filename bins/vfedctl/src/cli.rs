@@ -135,6 +135,10 @@ pub enum Command {
     /// Write a device's live stream (fragmented MP4) to stdout or a file.
     #[command(long_about = watch::LONG_ABOUT, after_help = watch::AFTER_HELP)]
     Watch(watch::WatchArgs),
+    /// Release of recorded video under the two-officer rule (R16): file,
+    /// co-sign, approve or reject, list, show, open access.
+    #[command(subcommand)]
+    Retrieval(crate::commands::retrieval::RetrievalCommand),
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod filings;
 pub mod keepalive;
 pub mod nodes;
 pub mod outages;
+pub mod retrieval;
 pub mod signage;
 pub mod streams;
 pub mod watch;
@@ -37,5 +38,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keepalive(a) => keepalive::run(a, &session).await,
         Command::Streams(c) => streams::run(c, &session).await,
         Command::Watch(a) => watch::run(a, &session).await,
+        Command::Retrieval(c) => retrieval::run(c, &session).await,
     }
 }
