@@ -11,17 +11,23 @@
 
 mod audited_store;
 pub mod children;
+mod convert;
 mod error;
 mod metrics;
 pub mod pending;
 pub mod pump;
 mod scope;
+mod service;
+mod shipper;
+mod tail;
 mod trail;
 
 pub use audited_store::AuditedStore;
 pub use error::AuditingError;
 pub use metrics::AuditMetrics;
 pub use scope::ScopeOutcome;
+pub use service::{ACCEPTED_SIZE_METADATA, AuditService};
+pub use shipper::{CheckpointShipper, ShipError, read_countersigned};
 pub use trail::{
     AuditTrail, COUNTERSIGNED_FILE, MAX_READ, SIGNING_KEY_FILE, TrailOptions, VERIFIER_KEY_FILE,
     origin_of,
