@@ -127,3 +127,28 @@ impl TestNode {
         self.channel_as(pki, &token)
     }
 }
+
+impl TestNode {
+    /// Every record of the running node's audit log, oldest first (waits
+    /// for pending change records to be pumped in first).
+    pub async fn audit_records(&self) -> anyhow::Result<Vec<vfed_audit::AuditRecord>> {
+        let running = self
+            .running
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("node is stopped"))?;
+        let trail = running.audit();
+        let mut records = Vec::new();
+        loop {
+            let entries = trail
+                .read(records.len() as u64, vfed_auditing::MAX_READ)
+                .await?;
+            if entries.is_empty() {
+                break;
+            }
+            for entry in entries {
+                records.push(vfed_audit::AuditRecord::from_bytes(&entry.record)?);
+            }
+        }
+        Ok(records)
+    }
+}
