@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use vfed_proto::audit::v1::audit_server::AuditServer;
 use vfed_proto::auth::v1::accounts_server::AccountsServer;
 use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
@@ -18,6 +19,7 @@ pub struct Services {
     pub accounts: vfed_auth::AccountsService,
     pub retrieval: vfed_retrieval::RetrievalService,
     pub streams: vfed_relay::StreamsService,
+    pub audit: vfed_auditing::AuditService,
     pub registry: RegistryService,
     pub node: NodeService,
     pub federation: FederationService,
@@ -46,6 +48,9 @@ pub async fn serve(
         .set_serving::<StreamsServer<vfed_relay::StreamsService>>()
         .await;
     health_reporter
+        .set_serving::<AuditServer<vfed_auditing::AuditService>>()
+        .await;
+    health_reporter
         .set_serving::<RetrievalServer<vfed_retrieval::RetrievalService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -64,7 +69,8 @@ pub async fn serve(
         .add_service(RegistryServer::new(services.registry))
         .add_service(NodeServer::new(services.node))
         .add_service(FederationServer::new(services.federation))
-        .add_service(StreamsServer::new(services.streams));
+        .add_service(StreamsServer::new(services.streams))
+        .add_service(AuditServer::new(services.audit));
     if let Ok(reflection) = reflection {
         router = router.add_service(reflection);
     }

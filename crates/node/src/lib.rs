@@ -126,6 +126,7 @@ impl RunningNode {
     pub async fn kill(mut self) {
         self.shutdown.cancel();
         self.tasks.shutdown().await;
+        self.close_audit().await;
         self.store.close().await;
         tracing::warn!(node = %self.id, "node killed");
     }
@@ -142,8 +143,16 @@ impl RunningNode {
             tracing::warn!(node = %self.id, "grace period over; aborting remaining work");
             self.tasks.shutdown().await;
         }
+        self.close_audit().await;
         self.store.close().await;
         tracing::info!(node = %self.id, "node stopped");
+    }
+
+    /// Closes the audit log (final checkpoint) so that it can be reopened in this process.
+    async fn close_audit(&self) {
+        if let Err(error) = self.audit.close().await {
+            tracing::error!(node = %self.id, %error, "closing the audit log");
+        }
     }
 }
 
@@ -165,9 +174,12 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let material = tls::load(config)?;
     let opened = open_store(config).await?;
     let shutdown = CancellationToken::new();
-    let audit = vfed_auditing::AuditTrail::open(
-        &config.store.data_dir.join("audit"),
-        &node.id,
+    let audit = vfed_auditing::AuditTrail::open_with(
+        vfed_auditing::TrailOptions {
+            dir: config.audit.dir_for(&config.store),
+            key_path: Some(config.audit.key_for(&config.store)),
+            node_id: node.id.clone(),
+        },
         opened.store.clone(),
     )
     .await
@@ -186,6 +198,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         .into_iter(),
     );
     let metrics = RegistryMetrics::register(&mut metrics_registry);
+    let audit_metrics = vfed_auditing::AuditMetrics::register(&mut metrics_registry);
     let catalog = Catalog::new(store.clone(), node.id.clone(), area);
     let liveness = Liveness::new(
         catalog.clone(),
@@ -237,6 +250,12 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
+        audit: vfed_auditing::AuditService::new(
+            audit.clone(),
+            node.children.iter().map(|c| c.id.clone()),
+            audit_metrics.clone(),
+        )
+        .with_shutdown(shutdown.clone()),
         accounts: vfed_auth::AccountsService::new(accounts.clone()),
         retrieval: vfed_retrieval::RetrievalService::new(
             store.clone(),
@@ -274,7 +293,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     {
         let audit = audit.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move { audit.run_pump(shutdown).await });
+        tasks.spawn(audit.run(config.audit.checkpoint_interval, shutdown));
     }
     tasks.spawn(grpc::serve(
         services,
@@ -344,6 +363,17 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         )
         .map_err(NodeError::Tls)?;
         let channel = vfed_pki::channel(&parent.endpoint, client_config).map_err(NodeError::Tls)?;
+        // R18.6: the parent countersigns this node's audit checkpoints.
+        tasks.spawn(
+            vfed_auditing::CheckpointShipper::new(
+                audit.clone(),
+                channel.clone(),
+                parent.id.clone(),
+                config.audit.checkpoint_interval,
+                audit_metrics.clone(),
+            )
+            .run(shutdown.clone()),
+        );
         let uplink = Uplink::new(
             catalog,
             channel,
