@@ -224,6 +224,10 @@ async fn handle(
                 ));
                 return send_error(link, s.request_id, &e).await;
             }
+            // R13: a person may receive only what the node's policy allows.
+            if let Err(e) = crate::policy::admit(relay, &link.peer, &s.key) {
+                return send_error(link, s.request_id, &e).await;
+            }
             let token = CancellationToken::new();
             {
                 let mut serving = link
@@ -238,6 +242,7 @@ async fn handle(
                 }
                 serving.insert(s.request_id, token.clone());
             }
+            crate::policy::guard(relay, link, s.request_id, &s.key, &token);
             tokio::spawn(crate::serve::serve(
                 relay.clone(),
                 link.clone(),
@@ -301,10 +306,15 @@ pub async fn send_ended(link: &Link, request_id: u64, code: ErrorCode, message: 
 
 /// Marks a served subscription finished.
 pub fn served_done(link: &Link, request_id: u64) {
-    link.serving
+    if let Some(token) = link
+        .serving
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&request_id);
+        .remove(&request_id)
+    {
+        // Whatever watched over the subscription (its guard) stops too.
+        token.cancel();
+    }
 }
 
 async fn accept_gops(link: Arc<Link>) {

@@ -69,6 +69,7 @@ struct Inner {
     links: watch::Sender<HashMap<String, Arc<Link>>>,
     resolver: Arc<dyn Resolver>,
     options: RelayOptions,
+    policy: std::sync::RwLock<crate::policy::SharedPolicy>,
 }
 
 /// A node's relay (cheap to clone).
@@ -98,6 +99,7 @@ impl Relay {
                 links: watch::channel(HashMap::new()).0,
                 resolver,
                 options,
+                policy: std::sync::RwLock::new(Arc::new(crate::policy::NodesOnly)),
             }),
         }
     }
@@ -430,5 +432,25 @@ impl Relay {
     /// This node's identity as the relay knows it.
     pub fn identity(&self) -> Result<Identity, RelayError> {
         Identity::node(self.inner.node_id.clone()).map_err(|e| RelayError::Transport(e.to_string()))
+    }
+
+    /// Decides which persons (user/tool identities) may receive which
+    /// stream, now and while they watch (default: none,
+    /// [`crate::policy::NodesOnly`]).
+    pub fn set_subscriber_policy(&self, policy: Arc<dyn crate::policy::SubscriberPolicy>) {
+        *self
+            .inner
+            .policy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// The current subscriber policy.
+    pub(crate) fn subscriber_policy(&self) -> crate::policy::SharedPolicy {
+        self.inner
+            .policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }

@@ -106,6 +106,8 @@ pub fn city_on(pki: &Pki, addr: SocketAddr) -> Node {
         resolver,
         options(),
     );
+    // No accounts here: every admitted subscriber may watch (policy tests override it).
+    relay.set_subscriber_policy(Arc::new(vfed_relay::policy::AdmitAll));
     let shutdown = CancellationToken::new();
     tokio::spawn(relay.clone().accept(endpoint.clone(), shutdown.clone()));
     Node {
@@ -134,6 +136,7 @@ pub fn county(pki: &Pki, city: SocketAddr) -> Node {
         resolver,
         options(),
     );
+    relay.set_subscriber_policy(Arc::new(vfed_relay::policy::AdmitAll));
     let shutdown = CancellationToken::new();
     let config = endpoint::client_config(
         &material,
