@@ -255,6 +255,36 @@ impl Accounts {
                 "account {name} is disabled"
             )));
         }
+        let (token, expires_unix) = self.sign(&account, ttl)?;
+        if let Some(kv) = &kv {
+            self.remember(&account, kv.mod_revision);
+        }
+        Ok(Login {
+            token,
+            expires_unix,
+            account,
+        })
+    }
+
+    /// A token for `principal` (a person already authenticated otherwise).
+    pub fn issue_for(&self, principal: &Principal, ttl: Duration) -> Result<Login, AuthError> {
+        if principal.is_node() {
+            return Err(AuthError::Unauthenticated(
+                "nodes do not get person tokens".into(),
+            ));
+        }
+        let account = self.cached(&principal.name).ok_or_else(|| {
+            AuthError::Unauthenticated(format!("account {} no longer exists", principal.name))
+        })?;
+        let (token, expires_unix) = self.sign(&account, ttl)?;
+        Ok(Login {
+            token,
+            expires_unix,
+            account,
+        })
+    }
+
+    fn sign(&self, account: &Account, ttl: Duration) -> Result<(String, i64), AuthError> {
         let ttl = if ttl.is_zero() {
             self.inner.options.token_ttl
         } else {
@@ -267,15 +297,7 @@ impl Accounts {
             iat: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
         };
-        let token = self.inner.key.issue(&claims)?;
-        if let Some(kv) = &kv {
-            self.remember(&account, kv.mod_revision);
-        }
-        Ok(Login {
-            token,
-            expires_unix: claims.exp,
-            account,
-        })
+        Ok((self.inner.key.issue(&claims)?, claims.exp))
     }
 
     /// Creates an account; `pass` empty: certificate-only.

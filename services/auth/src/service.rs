@@ -69,6 +69,20 @@ impl AccountsApi for AccountsService {
         }))
     }
 
+    async fn issue_token(
+        &self,
+        request: Request<pb::IssueTokenRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let principal = principal_of(&request)?;
+        let ttl = Duration::from_secs(u64::from(request.get_ref().ttl_seconds));
+        let login = self.accounts.issue_for(&principal, ttl)?;
+        Ok(Response::new(pb::LoginResponse {
+            token: login.token,
+            expires_unix: login.expires_unix,
+            user: Some(login.account.to_proto()),
+        }))
+    }
+
     async fn who_am_i(
         &self,
         request: Request<pb::WhoAmIRequest>,

@@ -66,6 +66,7 @@ pub const METHODS: &[MethodRule] = &[
     // Accounts (R14.1, R15.1, R17).
     rule("/vfed.auth.v1.Accounts/Login", Public, Quiet, "account.login"),
     rule("/vfed.auth.v1.Accounts/WhoAmI", Authenticated, Quiet, "account.whoami"),
+    rule("/vfed.auth.v1.Accounts/IssueToken", Authenticated, Quiet, "account.issue_token"),
     rule("/vfed.auth.v1.Accounts/CreateUser", Needs(P::AccountsManage), Change, "account.create"),
     rule("/vfed.auth.v1.Accounts/UpdateUser", Needs(P::AccountsManage), Change, "account.update"),
     rule("/vfed.auth.v1.Accounts/RecordTraining", Needs(P::AccountsManage), Change, "account.training"),

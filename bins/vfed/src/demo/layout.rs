@@ -131,6 +131,7 @@ pub async fn node_config(
     config.tls.key = key;
     config.store.data_dir = data_dir.join("nodes").join(spec.id);
     config.liveness.keepalive_period = keepalive;
+    config.auth.bootstrap_admin = super::accounts::BOOTSTRAP_ADMIN.into();
     config.listen.grpc = "127.0.0.1:0".parse()?;
     config.listen.http = "127.0.0.1:0".parse()?;
     config.listen.relay = "127.0.0.1:0".parse()?;

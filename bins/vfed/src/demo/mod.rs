@@ -3,6 +3,7 @@
 //! own ports, store and certificate, linked over mutual TLS exactly as
 //! separate machines would be.
 
+mod accounts;
 mod camera;
 mod layout;
 mod seed;
@@ -107,19 +108,28 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     let channels = layout::ToolChannels::new(&pki, &demo_file)?;
+    let (_, password_file) = accounts::ensure(&channels, &demo_file, &data_dir).await?;
     seed::register_all(&channels).await?;
     let site = tokio::spawn(site::run(channels.clone(), args.keepalive, stop.clone()));
     wait_ready(&channels, &demo_file, &stop).await?;
     println!("ready");
     if let Some(city) = demo_file.nodes.iter().find(|n| n.parent.is_none()) {
-        println!("  watch at the city (HLS; ffplay, VLC, Safari or hls.js):");
+        let token = accounts::viewing_token(&channels, &city.id).await?;
+        println!(
+            "  watch at the city (HLS; ffplay, VLC, Safari or hls.js; the token is valid 12 h):"
+        );
         for (_, device) in camera::CAMERAS {
             println!(
-                "       ffplay {}/live/{device}/main/index.m3u8",
+                "       ffplay '{}/live/{device}/main/index.m3u8?token={token}'",
                 city.http_endpoint
             );
         }
     }
+    println!(
+        "  log in as a person: vfedctl --demo {} login admin --password-file {}",
+        args.data_dir.display(),
+        password_file.display()
+    );
     println!(
         "  try: vfedctl --demo {} nodes list",
         args.data_dir.display()
