@@ -107,11 +107,7 @@ fn every_bad_field_is_named() {
             "R16",
             doc(|d| d.r#type = "a\u{7}b".into()),
         ),
-        (
-            "request.purpose",
-            "R14.5",
-            Box::new(|r| r.purpose.clear()),
-        ),
+        ("request.purpose", "R14.5", Box::new(|r| r.purpose.clear())),
         (
             "request.purpose",
             "R14.5",
