@@ -31,6 +31,7 @@ Exit codes:
   1  the server refused the request (message printed verbatim)
   2  usage error (bad flag, bad --file, missing connection settings)
   3  connection or TLS failure (the TLS reason is printed)
+  4  `audit verify`: the audit log was tampered with (first bad entry named)
 
 Examples:
   vfedctl --demo /tmp/vfed devices list
@@ -139,6 +140,10 @@ pub enum Command {
     /// co-sign, approve or reject, list, show, open access.
     #[command(subcommand)]
     Retrieval(crate::commands::retrieval::RetrievalCommand),
+    /// The tamper-evident audit log (R14.5, R18.6): tail it, its signed checkpoint, the
+    /// children's checkpoints this node countersigned, and offline verification of a copy.
+    #[command(subcommand)]
+    Audit(crate::commands::audit::AuditCommand),
 }
 
 #[cfg(test)]

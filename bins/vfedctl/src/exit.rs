@@ -3,7 +3,8 @@
 //! * 1: the server refused the request (a gRPC status); its message is
 //!   printed verbatim, it names the field, rule and requirement (e.g. R7);
 //! * 2: usage error (bad flags, bad `--file`, missing connection settings);
-//! * 3: connection or TLS failure (the TLS reason is printed).
+//! * 3: connection or TLS failure (the TLS reason is printed);
+//! * 4: `audit verify` found the log tampered with (the first bad entry is named).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ pub const EXIT_REFUSED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a connection or TLS failure.
 pub const EXIT_CONNECT: u8 = 3;
+/// Exit code of an audit log that fails verification (R18.6).
+pub const EXIT_TAMPERED: u8 = 4;
 
 /// A usage error detected after argument parsing (exit code 2).
 #[derive(Debug)]
@@ -41,6 +44,18 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// An audit log that fails verification (exit code 4); names the first bad entry.
+#[derive(Debug)]
+pub struct TamperedError(pub String);
+
+impl fmt::Display for TamperedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TamperedError {}
+
 /// A usage error as an [`anyhow::Error`].
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
@@ -57,6 +72,9 @@ pub fn classify(error: &anyhow::Error) -> (u8, String) {
         }
         if cause.is::<ConnectError>() {
             return (EXIT_CONNECT, format!("{error:#}"));
+        }
+        if cause.is::<TamperedError>() {
+            return (EXIT_TAMPERED, format!("{error:#}"));
         }
         if let Some(pki) = cause.downcast_ref::<vfed_pki::PkiError>() {
             let code = match pki {

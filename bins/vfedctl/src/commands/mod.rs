@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+pub mod audit;
 pub mod catalog;
 pub mod devices;
 pub mod filings;
@@ -39,5 +40,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Streams(c) => streams::run(c, &session).await,
         Command::Watch(a) => watch::run(a, &session).await,
         Command::Retrieval(c) => retrieval::run(c, &session).await,
+        Command::Audit(c) => audit::run(c, &session).await,
     }
 }
