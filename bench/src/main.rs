@@ -7,6 +7,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth_layer;
 mod catalog_sync;
 mod machine;
 mod propagation;
@@ -25,6 +26,7 @@ use crate::report::Report;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Bench {
+    AuthLayer,
     Registrations,
     CatalogSync,
     Propagation,
@@ -112,6 +114,14 @@ async fn main() -> anyhow::Result<()> {
         };
         eprintln!("== propagation: {sizes:?}");
         sections.push(propagation::run(&pki, sizes).await?);
+    }
+    if wanted(Bench::AuthLayer) {
+        let sizes = auth_layer::Sizes {
+            calls: if args.quick { 20_000 } else { 200_000 },
+            runs,
+        };
+        eprintln!("== auth layer: {sizes:?}");
+        sections.push(auth_layer::run(sizes).await?);
     }
     let command = std::iter::once("vfed-bench".to_owned())
         .chain(std::env::args().skip(1))
