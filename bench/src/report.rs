@@ -136,6 +136,8 @@ pub struct Section {
     pub rows: Vec<Row>,
     /// Observations: CPU use, ratios, what limits the number.
     pub notes: Vec<String>,
+    /// Markdown blocks (detail tables, profiles) printed after the notes.
+    pub tables: Vec<String>,
 }
 
 /// A whole run.
@@ -258,6 +260,9 @@ impl Report {
             let _ = writeln!(out, "\n## {}\n\n{}\n", section.name, section.method);
             for note in &section.notes {
                 let _ = writeln!(out, "- {note}");
+            }
+            for table in &section.tables {
+                let _ = writeln!(out, "\n{table}");
             }
             if !section.rows.is_empty() {
                 out.push_str("\nEvery run:\n\n");
