@@ -246,8 +246,11 @@ async fn handle(
             tokio::spawn(crate::serve::serve(
                 relay.clone(),
                 link.clone(),
-                s.request_id,
-                s.key,
+                crate::serve::Request {
+                    id: s.request_id,
+                    key: s.key,
+                    trace_context: s.trace_context,
+                },
                 token,
             ));
             Ok(())

@@ -2,6 +2,12 @@
 //! every local viewer shares. The pull survives a lost upstream (it
 //! resubscribes when the link is back; viewers keep their readers) and ends
 //! after an idle grace period without readers.
+//!
+//! Each attempt is a `relay.pull` span, from waiting for the link to the
+//! peer's answer; its trace context travels in the `Subscribe`, so the
+//! peer's `relay.subscribe` is its child. The first attempt is a child of
+//! the subscription that started the pull; a resubscribe after a lost
+//! upstream has no such cause and starts its own trace.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Span;
 use vfed_media::AccessUnit;
 use vfed_proto::relay::v1::control_message::Message;
 use vfed_proto::relay::v1::{ErrorCode, Subscribe, Unsubscribe};
@@ -30,20 +37,35 @@ enum End {
     Lost(String),
 }
 
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Idle => f.write_str("idle"),
+            Self::Refused(e) => write!(f, "refused: {e}"),
+            Self::Lost(reason) => write!(f, "lost: {reason}"),
+        }
+    }
+}
+
 /// Runs the pull of `key` from `peer` into `track` until idle or refused.
-pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String) {
+/// `cause`: the span of the subscription that started it.
+pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String, cause: Span) {
     let grace = relay.options().idle_grace;
     let mut backoff = Duration::from_millis(100);
     let mut attempts = 0u32;
+    // Held only until the first attempt's span exists: the cause ends then.
+    let mut cause = Some(cause);
     loop {
+        let span = attempt_span(&relay, &key, &peer, attempts + 1, cause.take());
         let link = tokio::select! {
             l = relay.wait_link(&peer) => l,
             () = wait_idle(&track, grace) => {
+                span.record("outcome", "idle");
                 finish(&relay, &track, &key, RelayError::Unavailable { key: key.clone(), reason: "idle".into() });
                 return;
             }
         };
-        let end = session(&link, &track, &key, grace).await;
+        let end = session(&link, &track, &key, grace, span).await;
         match end {
             End::Idle => {
                 finish(
@@ -76,6 +98,21 @@ pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String) {
     }
 }
 
+/// The span of one attempt to pull `key` from `peer`: a child of `cause`,
+/// or the root of a new trace.
+fn attempt_span(relay: &Relay, key: &str, peer: &str, attempt: u32, cause: Option<Span>) -> Span {
+    let parent = cause.as_ref().and_then(Span::id);
+    tracing::info_span!(
+        parent: parent,
+        "relay.pull",
+        node = %relay.node_id(),
+        key,
+        upstream = %format_args!("node/{peer}"),
+        attempt,
+        outcome = tracing::field::Empty,
+    )
+}
+
 fn finish(relay: &Relay, track: &Arc<Track>, key: &str, reason: RelayError) {
     relay.forget(key, track);
     track.end_with(reason);
@@ -97,9 +134,15 @@ async fn wait_idle(track: &Track, grace: Duration) {
     }
 }
 
-async fn session(link: &Arc<Link>, track: &Arc<Track>, key: &str, grace: Duration) -> End {
+async fn session(
+    link: &Arc<Link>,
+    track: &Arc<Track>,
+    key: &str,
+    grace: Duration,
+    span: Span,
+) -> End {
     let (request_id, mut events) = link.register_pull();
-    let end = receive(link, track, key, request_id, &mut events, grace).await;
+    let end = receive(link, track, key, request_id, &mut events, grace, span).await;
     link.unregister_pull(request_id);
     if !link.closed.is_cancelled() {
         let _ = link
@@ -118,17 +161,38 @@ async fn receive(
     request_id: u64,
     events: &mut mpsc::Receiver<PullEvent>,
     grace: Duration,
+    span: Span,
 ) -> End {
+    let trace_context = vfed_telemetry::propagation::inject_map(&span);
     if link
         .send(Message::Subscribe(Subscribe {
             request_id,
             key: key.to_owned(),
+            trace_context,
         }))
         .await
         .is_err()
     {
+        span.record("outcome", "link closed");
         return End::Lost("link closed".into());
     }
+    // Open until the peer answers (or the attempt ends without an answer).
+    let mut span = Some(span);
+    let end = receive_loop(link, track, key, events, grace, &mut span).await;
+    if let Some(span) = span {
+        span.record("outcome", tracing::field::display(&end));
+    }
+    end
+}
+
+async fn receive_loop(
+    link: &Arc<Link>,
+    track: &Arc<Track>,
+    key: &str,
+    events: &mut mpsc::Receiver<PullEvent>,
+    grace: Duration,
+    span: &mut Option<Span>,
+) -> End {
     // GOPs being received, oldest first; frames are published from the
     // oldest only, so GOPs never interleave in the track.
     let mut gops: BTreeMap<u64, (GopFrames, JoinHandle<()>)> = BTreeMap::new();
@@ -141,7 +205,12 @@ async fn receive(
             event = events.recv() => match event {
                 None => return End::Lost("link closed".into()),
                 Some(PullEvent::Control(message)) => match message {
-                    Message::SubscribeOk(ok) => apply_info(track, ok.info.as_ref()),
+                    Message::SubscribeOk(ok) => {
+                        if let Some(span) = span.take() {
+                            span.record("outcome", "ok");
+                        }
+                        apply_info(track, ok.info.as_ref());
+                    }
                     Message::Metadata(m) => apply_info(track, m.info.as_ref()),
                     Message::SubscribeError(e) => {
                         let error = RelayError::from_wire(key, e.code, e.message);

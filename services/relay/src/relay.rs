@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use vfed_pki::{Identity, IdentityKind};
 use vfed_proto::relay::v1::control_message::Message;
 use vfed_proto::relay::v1::{Hello, StreamInfo};
@@ -53,6 +54,16 @@ impl Default for RelayOptions {
 enum Source {
     Local,
     Upstream(String),
+}
+
+impl std::fmt::Display for Source {
+    /// `local` or `node/<id>`, as in `StreamInfo.source`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local => f.write_str("local"),
+            Self::Upstream(peer) => write!(f, "node/{peer}"),
+        }
+    }
 }
 
 struct Entry {
@@ -109,6 +120,11 @@ impl Relay {
         &self.inner.options
     }
 
+    /// The node this relay belongs to (the `node` attribute of its spans).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
     fn tracks(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.inner
             .tracks
@@ -160,9 +176,49 @@ impl Relay {
     /// A reader of `key`: the local track if there is one, otherwise a pull
     /// toward the stream's origin shared by every local reader.
     pub async fn subscribe(&self, key: &str) -> Result<TrackReader, RelayError> {
+        self.subscribe_for(key, "local").await
+    }
+
+    /// [`Relay::subscribe`] on behalf of `peer` (who asks: `hls`,
+    /// `node/<id>`...), traced as a `relay.subscribe` span, child of the
+    /// current span.
+    pub async fn subscribe_for(&self, key: &str, peer: &str) -> Result<TrackReader, RelayError> {
+        let span = self.subscribe_span(key, peer);
+        self.subscribe_in(key, &span).instrument(span.clone()).await
+    }
+
+    /// The `relay.subscribe` span of a subscription to `key` by `peer`; its
+    /// `source` (and `error`) are recorded by [`Relay::subscribe_in`].
+    pub(crate) fn subscribe_span(&self, key: &str, peer: &str) -> tracing::Span {
+        tracing::info_span!(
+            "relay.subscribe",
+            node = %self.inner.node_id,
+            key,
+            peer,
+            source = tracing::field::Empty,
+            error = tracing::field::Empty,
+        )
+    }
+
+    /// The subscription itself, recorded in `span`; a new upstream pull is
+    /// started as a child of `span`, so the peer's handling joins its trace.
+    pub(crate) async fn subscribe_in(
+        &self,
+        key: &str,
+        span: &tracing::Span,
+    ) -> Result<TrackReader, RelayError> {
+        let result = self.lookup(key, span).await;
+        if let Err(e) = &result {
+            span.record("error", tracing::field::display(e));
+        }
+        result
+    }
+
+    async fn lookup(&self, key: &str, span: &tracing::Span) -> Result<TrackReader, RelayError> {
         let parsed = StreamKey::parse(key)?;
         let key = parsed.to_string();
         if let Some(entry) = self.tracks().get(&key).filter(|e| !e.track.is_ended()) {
+            span.record("source", entry.source.to_string());
             return Ok(entry.track.reader());
         }
         match self.inner.resolver.resolve(&parsed.device_id).await {
@@ -176,20 +232,29 @@ impl Relay {
             Route::Peer(peer) => {
                 let mut tracks = self.tracks();
                 if let Some(entry) = tracks.get(&key).filter(|e| !e.track.is_ended()) {
+                    span.record("source", entry.source.to_string());
                     return Ok(entry.track.reader());
                 }
                 let track = Track::new(key.clone());
                 let reader = track.reader();
+                let source = Source::Upstream(peer.clone());
+                span.record("source", source.to_string());
                 tracks.insert(
                     key.clone(),
                     Entry {
                         track: track.clone(),
-                        source: Source::Upstream(peer.clone()),
+                        source,
                     },
                 );
                 drop(tracks);
                 tracing::info!(%key, %peer, "opening upstream pull");
-                tokio::spawn(crate::pull::run(self.clone(), track, key, peer));
+                tokio::spawn(crate::pull::run(
+                    self.clone(),
+                    track,
+                    key,
+                    peer,
+                    span.clone(),
+                ));
                 Ok(reader)
             }
         }
@@ -200,10 +265,7 @@ impl Relay {
         let source = self
             .tracks()
             .get(track.key())
-            .map_or_else(String::new, |e| match &e.source {
-                Source::Local => "local".to_owned(),
-                Source::Upstream(peer) => format!("node/{peer}"),
-            });
+            .map_or_else(String::new, |e| e.source.to_string());
         StreamInfo {
             key: track.key().to_owned(),
             viewers: u32::try_from(track.readers()).unwrap_or(u32::MAX),

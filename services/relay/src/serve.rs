@@ -1,34 +1,62 @@
 //! Serving a subscription to a peer: one unidirectional QUIC stream per GOP,
 //! newest first (higher priority); a subscriber that falls two GOPs behind
 //! has the older GOP reset, so latency stays bounded instead of growing.
+//!
+//! The answer (lookup, first metadata, `SubscribeOk` or the error) is traced
+//! as a `relay.subscribe` span, child of the trace context the subscriber
+//! sent; the GOPs that follow are not traced.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use vfed_proto::relay::v1::control_message::Message;
 use vfed_proto::relay::v1::{ErrorCode, Metadata, SubscribeOk};
 
 use crate::link::{Link, close_code, send_ended, send_error, served_done};
-use crate::track::SharedGop;
+use crate::track::{SharedGop, TrackReader};
 use crate::wire::{GopHeader, encode_frame, encode_gop_header};
 use crate::{Relay, RelayError, info};
 
 /// How long a new subscription waits for the source's first parameters.
 const METADATA_WAIT: Duration = Duration::from_secs(10);
 
-/// Serves `key` to `link` under `request_id` until cancelled or the track ends.
-pub async fn serve(
-    relay: Relay,
-    link: Arc<Link>,
-    request_id: u64,
-    key: String,
-    cancel: CancellationToken,
-) {
-    let outcome = serve_inner(&relay, &link, request_id, &key, &cancel).await;
+/// A peer's `Subscribe`.
+pub struct Request {
+    /// Its request id on the link.
+    pub id: u64,
+    /// The stream.
+    pub key: String,
+    /// The subscriber's trace context.
+    pub trace_context: HashMap<String, String>,
+}
+
+/// Serves `request` to `link` until cancelled or the track ends.
+pub async fn serve(relay: Relay, link: Arc<Link>, request: Request, cancel: CancellationToken) {
+    let span = relay.subscribe_span(&request.key, &link.peer.to_string());
+    vfed_telemetry::propagation::set_parent(
+        &span,
+        vfed_telemetry::propagation::extract_map(&request.trace_context),
+    );
+    let (request_id, key) = (request.id, request.key.as_str());
+    let answered = answer(&relay, &link, request_id, key, &cancel, &span)
+        .instrument(span.clone())
+        .await;
+    if let Err(e) = &answered {
+        span.record("error", tracing::field::display(e));
+    }
+    drop(span);
+    let outcome = match answered {
+        Ok(Some((reader, metadata))) => {
+            stream_gops(&relay, &link, request_id, &cancel, reader, metadata).await
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
     if let Err(e) = outcome {
         tracing::debug!(peer = %link.peer, %key, error = %e, "subscription refused or failed");
         let _ = send_error(&link, request_id, &e).await;
@@ -36,18 +64,21 @@ pub async fn serve(
     served_done(&link, request_id);
 }
 
-async fn serve_inner(
+/// Looks the stream up, waits for its first parameters and accepts: the
+/// reader and metadata watch to stream from, or `None` if cancelled first.
+async fn answer(
     relay: &Relay,
     link: &Arc<Link>,
     request_id: u64,
     key: &str,
     cancel: &CancellationToken,
-) -> Result<(), RelayError> {
-    let mut reader = relay.subscribe(key).await?;
+    span: &tracing::Span,
+) -> Result<Option<(TrackReader, MetadataWatch)>, RelayError> {
+    let reader = relay.subscribe_in(key, span).await?;
     let track = reader.track().clone();
     let mut metadata = track.watch_metadata();
     let first = tokio::select! {
-        () = cancel.cancelled() => return Ok(()),
+        () = cancel.cancelled() => return Ok(None),
         () = track.ended() => {
             return Err(track.end_reason().unwrap_or(RelayError::Unavailable { key: key.into(), reason: "the source ended".into() }));
         }
@@ -63,6 +94,21 @@ async fn serve_inner(
     }))
     .await?;
     tracing::info!(peer = %link.peer, %key, request_id, "serving stream");
+    Ok(Some((reader, metadata)))
+}
+
+type MetadataWatch = tokio::sync::watch::Receiver<Option<vfed_media::StreamMetadata>>;
+
+/// Sends the track's GOPs (and metadata changes) until cancelled or it ends.
+async fn stream_gops(
+    relay: &Relay,
+    link: &Arc<Link>,
+    request_id: u64,
+    cancel: &CancellationToken,
+    mut reader: TrackReader,
+    mut metadata: MetadataWatch,
+) -> Result<(), RelayError> {
+    let track = reader.track().clone();
     let mut inflight: VecDeque<(u64, CancellationToken, JoinHandle<()>)> = VecDeque::new();
     loop {
         tokio::select! {

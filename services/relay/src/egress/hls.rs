@@ -2,18 +2,24 @@
 //! `init.mp4` and `segment-<n>.m4s`. One packager per stream serves every
 //! HTTP viewer (it is one reader of the relay track, so one upstream pull);
 //! it stops after an idle period without requests.
+//!
+//! Opening a packager is traced as an `hls.open` span, child of the
+//! request's W3C trace context (`traceparent` header) if it carries one:
+//! the subscription it makes, and through it the upstream pulls, join that
+//! trace. Later requests for a running packager are not traced.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 use vfed_media::{Gop, SegmentWindow};
 
 use crate::track::TrackReader;
@@ -99,8 +105,13 @@ impl HlsEgress {
             .with_state(self)
     }
 
-    /// The packager of `key`, started on first use.
-    async fn packager(&self, key: &StreamKey) -> Result<Arc<Packager>, RelayError> {
+    /// The packager of `key`, started on first use (`headers`: the
+    /// request's, for its trace context).
+    async fn packager(
+        &self,
+        key: &StreamKey,
+        headers: &HeaderMap,
+    ) -> Result<Arc<Packager>, RelayError> {
         let name = key.to_string();
         if let Some(p) = self
             .packagers
@@ -111,7 +122,16 @@ impl HlsEgress {
             p.touch();
             return Ok(p.clone());
         }
-        let reader = self.relay.subscribe(&name).await?;
+        let span = tracing::info_span!("hls.open", node = %self.relay.node_id(), key = %name);
+        vfed_telemetry::propagation::set_parent(
+            &span,
+            vfed_telemetry::propagation::extract_headers(headers),
+        );
+        let reader = self
+            .relay
+            .subscribe_for(&name, "hls")
+            .instrument(span)
+            .await?;
         let mut packagers = self
             .packagers
             .lock()
@@ -262,12 +282,14 @@ fn body(content_type: &'static str, bytes: impl Into<axum::body::Body>) -> Respo
 async fn playlist(
     State(egress): State<HlsEgress>,
     Path((device, profile)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let packager = match egress.packager(&key).await {
+    let packager = match egress.packager(&key, &headers).await {
         Ok(p) => p,
         Err(e) => return error_response(&e),
     };
@@ -286,7 +308,19 @@ async fn playlist(
             .unwrap_or_else(|| format!("no media from {key} yet; retry"));
         return (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response();
     }
-    match packager.with_window(|w| w.playlist().render()) {
+    // A viewer's credentials travel in the query (players cannot set
+    // headers): every URI of the playlist carries them on.
+    let render = |w: &SegmentWindow| {
+        let mut playlist = w.playlist();
+        if let Some(query) = query.as_deref().filter(|q| !q.is_empty()) {
+            playlist.init_uri = format!("{}?{query}", playlist.init_uri);
+            for entry in &mut playlist.entries {
+                entry.uri = format!("{}?{query}", entry.uri);
+            }
+        }
+        playlist.render()
+    };
+    match packager.with_window(render) {
         Some(text) => body("application/vnd.apple.mpegurl", text),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no playlist yet\n").into_response(),
     }
@@ -295,12 +329,13 @@ async fn playlist(
 async fn init(
     State(egress): State<HlsEgress>,
     Path((device, profile)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
         Err(r) => return *r,
     };
-    match egress.packager(&key).await {
+    match egress.packager(&key, &headers).await {
         Ok(p) => match p.with_window(|w| w.init_segment().clone()) {
             Some(init) => body("video/mp4", init),
             None => (StatusCode::SERVICE_UNAVAILABLE, "no media yet\n").into_response(),
@@ -312,6 +347,7 @@ async fn init(
 async fn segment(
     State(egress): State<HlsEgress>,
     Path((device, profile, segment)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let key = match key_of(&device, &profile) {
         Ok(k) => k,
@@ -324,7 +360,7 @@ async fn segment(
     else {
         return (StatusCode::NOT_FOUND, "unknown HLS resource\n").into_response();
     };
-    match egress.packager(&key).await {
+    match egress.packager(&key, &headers).await {
         Ok(p) => match p
             .with_window(|w| w.segment(sequence).map(|s| s.data.clone()))
             .flatten()

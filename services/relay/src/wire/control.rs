@@ -61,6 +61,11 @@ mod tests {
             message: Some(M::Subscribe(Subscribe {
                 request_id: 7,
                 key: "a/main".into(),
+                trace_context: [(
+                    "traceparent".to_owned(),
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+                )]
+                .into(),
             })),
         };
         let bytes = encode_control(&message);
