@@ -11,6 +11,7 @@ use vfed_proto::federation::v1::node_server::NodeServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
 use vfed_proto::relay::v1::streams_server::StreamsServer;
 use vfed_proto::retrieval::v1::retrieval_server::RetrievalServer;
+use vfed_proto::sharing::v1::sharing_server::SharingServer;
 use vfed_registry::federation::FederationService;
 use vfed_registry::{NodeService, RegistryService};
 
@@ -18,6 +19,7 @@ use vfed_registry::{NodeService, RegistryService};
 pub struct Services {
     pub accounts: vfed_auth::AccountsService,
     pub retrieval: vfed_retrieval::RetrievalService,
+    pub sharing: vfed_sharing::SharingService,
     pub streams: vfed_relay::StreamsService,
     pub audit: vfed_auditing::AuditService,
     pub registry: RegistryService,
@@ -53,6 +55,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<RetrievalServer<vfed_retrieval::RetrievalService>>()
         .await;
+    health_reporter
+        .set_serving::<SharingServer<vfed_sharing::SharingService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -66,6 +71,7 @@ pub async fn serve(
         .add_service(health)
         .add_service(AccountsServer::new(services.accounts))
         .add_service(RetrievalServer::new(services.retrieval))
+        .add_service(SharingServer::new(services.sharing))
         .add_service(RegistryServer::new(services.registry))
         .add_service(NodeServer::new(services.node))
         .add_service(FederationServer::new(services.federation))

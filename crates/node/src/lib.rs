@@ -13,6 +13,7 @@ mod http;
 mod open_store;
 mod routing;
 mod stream_metrics;
+mod subscribers;
 mod tls;
 
 use std::net::SocketAddr;
@@ -86,6 +87,7 @@ pub struct RunningNode {
     pub relay: vfed_relay::Relay,
     audit: vfed_auditing::AuditTrail,
     accounts: vfed_auth::Accounts,
+    grants: vfed_sharing::GrantBook,
     store: OpenedStore,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -106,6 +108,11 @@ impl RunningNode {
     /// The node's accounts.
     pub fn accounts(&self) -> &vfed_auth::Accounts {
         &self.accounts
+    }
+
+    /// The node's sharing grants: its live-view policy (R13).
+    pub fn grants(&self) -> &vfed_sharing::GrantBook {
+        &self.grants
     }
 
     /// A token that stops the node when cancelled.
@@ -188,6 +195,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     // commits its audit record in the same transaction.
     let store = audit.store();
     let accounts = open_accounts(config, store.clone(), shutdown.clone()).await?;
+    let grants = vfed_sharing::GrantBook::start(store.clone(), shutdown.clone());
     let area = AreaCode::parse(node.area_code())
         .ok_or_else(|| NodeError::Config("node.area_code: must be 6 digits".into()))?;
     let mut metrics_registry = prometheus_client::registry::Registry::with_labels(
@@ -248,6 +256,10 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             idle_grace: config.relay.idle_grace,
         },
     );
+    relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(
+        accounts.clone(),
+        grants.clone(),
+    )));
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
         audit: vfed_auditing::AuditService::new(
@@ -257,6 +269,10 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         )
         .with_shutdown(shutdown.clone()),
         accounts: vfed_auth::AccountsService::new(accounts.clone()),
+        sharing: vfed_sharing::SharingService::new(
+            vfed_sharing::Records::new(store.clone()),
+            catalog.area().clone(),
+        ),
         retrieval: vfed_retrieval::RetrievalService::new(
             store.clone(),
             catalog.clone(),
@@ -285,7 +301,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let gate = vfed_auth::Gate::new(
         accounts.clone(),
         std::sync::Arc::new(audit_sink::TrailSink(audit.clone())),
-        std::sync::Arc::new(vfed_auth::RoleOnlyPolicy),
+        std::sync::Arc::new(grants.clone()),
     )
     .map_err(NodeError::Config)?;
     let http_guard = vfed_auth::HttpGuard::new(gate.clone(), config.auth.view_idle);
@@ -398,6 +414,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         relay,
         audit,
         accounts,
+        grants,
         store: opened,
         shutdown,
         tasks,
