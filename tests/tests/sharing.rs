@@ -371,6 +371,9 @@ async fn a_department_viewer_watches_granted_cameras_until_the_grant_ends() -> a
         || async { Ok((get(http, &playlist).await?.0 == 200).then_some(())) },
     )
     .await?;
+    // Players and proxies keep nothing: every request is authorized anew.
+    let response = http_get(http, &playlist).await?.to_ascii_lowercase();
+    assert!(response.contains("cache-control: no-store"), "{response}");
     sharing
         .revoke_grant(pb::RevokeGrantRequest {
             id: renewed.id.clone(),

@@ -271,7 +271,9 @@ fn body(content_type: &'static str, bytes: impl Into<axum::body::Body>) -> Respo
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
         .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        // Nothing is kept by players or proxies: each request is authorized
+        // anew, so a viewer whose grant ended gets nothing more (R13).
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
