@@ -10,7 +10,7 @@ use crate::model::{AccessUnit, CLOCK_RATE, Codec, StreamMetadata};
 use crate::nal;
 use crate::sps::Sps;
 
-/// Frame rate assumed when the SPS signals none and the caller gives none (25 fps).
+/// Frame rate assumed when the bitstream signals none and the caller gives none (25 fps).
 pub const DEFAULT_FPS_MILLI: u32 = 25_000;
 
 /// An Annex-B elementary stream file.
@@ -18,8 +18,10 @@ pub const DEFAULT_FPS_MILLI: u32 = 25_000;
 /// Timestamps assume **no B-frames**: access units are numbered in decode
 /// order and `pts == dts == n * 90000 / fps`, starting at 0. A stream with
 /// reordered pictures would get wrong presentation times (encode test
-/// streams with `-bf 0`). The frame rate comes from the SPS VUI timing info
-/// (H.264) or, failing that, from the caller. Access units before the first
+/// streams with `-bf 0`; [`StreamMetadata::reorder_frames`] tells). The frame
+/// rate comes from the bitstream (SPS VUI timing info, or the H.265 VPS's) or,
+/// failing that, from the caller: a file has no timestamps to measure it
+/// from. Access units before the first
 /// keyframe are dropped, so the result starts with a keyframe and can be
 /// looped. `ingest_unix_us` is 0: the source that plays the units sets it.
 /// Parameter sets are assumed constant over the file; every distinct one
@@ -29,8 +31,8 @@ pub struct AnnexBFile;
 
 impl AnnexBFile {
     /// Reads `path`, taking the codec from its extension (`.h264`, `.264`,
-    /// `.avc` or `.h265`, `.265`, `.hevc`) and the frame rate from the SPS,
-    /// else [`DEFAULT_FPS_MILLI`].
+    /// `.avc` or `.h265`, `.265`, `.hevc`) and the frame rate from the
+    /// bitstream, else [`DEFAULT_FPS_MILLI`].
     pub fn read(path: impl AsRef<Path>) -> Result<(StreamMetadata, Vec<AccessUnit>), MediaError> {
         let path = path.as_ref();
         let ext = path
@@ -53,7 +55,7 @@ impl AnnexBFile {
         Self::read_as(path, codec, DEFAULT_FPS_MILLI)
     }
 
-    /// Reads `path` as `codec`; `fallback_fps_milli` applies when the SPS signals no frame rate.
+    /// Reads `path` as `codec`; `fallback_fps_milli` applies when the bitstream signals no frame rate.
     pub fn read_as(
         path: impl AsRef<Path>,
         codec: Codec,
@@ -96,7 +98,17 @@ impl AnnexBFile {
             return Err(MediaError::Missing("PPS in the Annex-B stream"));
         }
         let sps = Sps::parse(codec, sps_nal)?;
-        let fps_milli = sps.fps_milli().unwrap_or(fallback_fps_milli);
+        let mut metadata = StreamMetadata {
+            codec,
+            vps: params.vps,
+            sps: params.sps,
+            pps: params.pps,
+            width: sps.width(),
+            height: sps.height(),
+            fps_milli: 0,
+            bitrate_bps: 0,
+        };
+        let fps_milli = metadata.signalled_fps_milli().unwrap_or(fallback_fps_milli);
         if fps_milli == 0 {
             return Err(MediaError::invalid("frame rate", "0 fps"));
         }
@@ -120,16 +132,8 @@ impl AnnexBFile {
         let bitrate_bps =
             u64::try_from(total_bits * u128::from(fps_milli) / (units.len() as u128 * 1000))
                 .unwrap_or(u64::MAX);
-        let metadata = StreamMetadata {
-            codec,
-            vps: params.vps,
-            sps: params.sps,
-            pps: params.pps,
-            width: sps.width(),
-            height: sps.height(),
-            fps_milli,
-            bitrate_bps,
-        };
+        metadata.fps_milli = fps_milli;
+        metadata.bitrate_bps = bitrate_bps;
         Ok((metadata, units))
     }
 }

@@ -113,6 +113,73 @@ impl<'a> BitReader<'a> {
     }
 }
 
+/// Writes bits, for hand-made parameter sets that exercise syntax real
+/// encoders do not emit.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct BitWriter {
+    bits: Vec<bool>,
+}
+
+#[cfg(test)]
+impl BitWriter {
+    /// `u(n)`.
+    pub(crate) fn u(&mut self, n: u32, v: u64) -> &mut Self {
+        self.bits.extend((0..n).rev().map(|i| (v >> i) & 1 == 1));
+        self
+    }
+
+    /// `ue(v)`.
+    pub(crate) fn ue(&mut self, v: u32) -> &mut Self {
+        let x = u64::from(v) + 1;
+        let len = 64 - x.leading_zeros();
+        self.u(len - 1, 0).u(len, x)
+    }
+
+    /// `se(v)`.
+    pub(crate) fn se(&mut self, v: i32) -> &mut Self {
+        let k = if v > 0 { 2 * v - 1 } else { -2 * v };
+        self.ue(k.unsigned_abs())
+    }
+
+    /// The RBSP: the bits, `rbsp_stop_one_bit`, zero padding.
+    pub(crate) fn bytes(&mut self) -> Vec<u8> {
+        self.u(1, 1);
+        while !self.bits.len().is_multiple_of(8) {
+            self.bits.push(false);
+        }
+        self.bits
+            .chunks(8)
+            .map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b)))
+            .collect()
+    }
+
+    /// The NAL unit: [`BitWriter::bytes`] with emulation prevention bytes.
+    pub(crate) fn nal(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut zeros = 0;
+        for byte in self.bytes() {
+            if zeros >= 2 && byte <= 3 {
+                out.push(3);
+                zeros = 0;
+            }
+            zeros = if byte == 0 { zeros + 1 } else { 0 };
+            out.push(byte);
+        }
+        out
+    }
+}
+
+/// Bytes from hexadecimal digits, for test vectors.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn hex(digits: &str) -> Vec<u8> {
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

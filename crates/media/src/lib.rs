@@ -15,13 +15,18 @@ pub mod bits;
 mod boxes;
 mod error;
 pub mod fmp4;
+mod frame_rate;
+pub mod h265;
 pub mod hls;
 mod model;
 pub mod nal;
+mod signalled;
 pub mod sps;
+mod vui;
 
 pub use annexb::AnnexBFile;
 pub use assembler::{AccessUnitAssembler, AssembledUnit, ParameterSets};
 pub use error::MediaError;
+pub use frame_rate::FrameRateProbe;
 pub use hls::{MediaPlaylist, Segment, SegmentWindow};
 pub use model::{AccessUnit, CLOCK_RATE, Codec, Gop, StreamMetadata};

@@ -1,11 +1,12 @@
 //! Sequence parameter set parsing for H.264 (ITU-T H.264 7.3.2.1) and
-//! H.265 (ITU-T H.265 7.3.2.2): what vfed needs for stream metadata and for
-//! the `avcC`/`hvcC` boxes of the fMP4 muxer.
+//! H.265 (ITU-T H.265 7.3.2.2): what vfed needs for stream metadata (size,
+//! frame rate, reordering) and for the `avcC`/`hvcC` boxes of the fMP4 muxer.
 
 use crate::bits::BitReader;
 use crate::error::MediaError;
 use crate::model::Codec;
 use crate::nal;
+use crate::{h265, vui};
 
 /// The fields of an H.264 SPS that vfed uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +31,10 @@ pub struct H264Sps {
     pub height: u32,
     /// Frame rate ×1000 from VUI timing info (`time_scale / (2 * num_units_in_tick)`), if signalled.
     pub fps_milli: Option<u32>,
+    /// Pictures that may precede another in decode order and follow it in
+    /// output order (B-frames out of order): VUI `max_num_reorder_frames`,
+    /// or 0 for profiles without B slices; `None` if not signalled.
+    pub max_num_reorder_frames: Option<u32>,
 }
 
 /// The fields of an H.265 SPS that vfed uses.
@@ -63,6 +68,13 @@ pub struct H265Sps {
     pub width: u32,
     /// Displayed height after the conformance window, pixels.
     pub height: u32,
+    /// `sps_max_num_reorder_pics` of the highest sub-layer: pictures that
+    /// may precede another in decode order and follow it in output order.
+    /// `None` when the SPS past the bit depths could not be read.
+    pub max_num_reorder_pics: Option<u32>,
+    /// Frame rate ×1000 from VUI timing info (`vui_time_scale /
+    /// vui_num_units_in_tick`, one tick per picture), if signalled.
+    pub fps_milli: Option<u32>,
 }
 
 /// A parsed SPS of either codec.
@@ -99,11 +111,20 @@ impl Sps {
         }
     }
 
-    /// Signalled frame rate ×1000, if any (H.265 VUI timing is not parsed).
+    /// Frame rate ×1000 signalled by the VUI timing info, if any.
     pub fn fps_milli(&self) -> Option<u32> {
         match self {
             Self::H264(s) => s.fps_milli,
-            Self::H265(_) => None,
+            Self::H265(s) => s.fps_milli,
+        }
+    }
+
+    /// How many pictures may be reordered (0: decode order is output
+    /// order, no B-frames out of order), if the SPS says.
+    pub fn reorder_frames(&self) -> Option<u32> {
+        match self {
+            Self::H264(s) => s.max_num_reorder_frames,
+            Self::H265(s) => s.max_num_reorder_pics,
         }
     }
 }
@@ -224,11 +245,16 @@ impl H264Sps {
             let (top, bottom) = (offset(unit_y)?, offset(unit_y)?);
             size = crop(WHAT, size, (left, right), (top, bottom))?;
         }
-        let fps_milli = if r.bit()? {
-            vui_fps_milli(&mut r)?
+        let vui = if r.bit()? {
+            vui::h264(&mut r)?
         } else {
-            None
+            vui::H264Vui::default()
         };
+        // Baseline and CAVLC 4:4:4 Intra have no B slices; High 10, 4:2:2
+        // and 4:4:4 Intra (constraint_set3_flag) no inter prediction (A.2).
+        let intra_only = matches!(profile_idc, 110 | 122 | 244) && constraint_flags & 0x10 != 0;
+        let without_b = matches!(profile_idc, 66 | 44) || intra_only;
+        let max_num_reorder_frames = vui.max_num_reorder_frames.or(without_b.then_some(0));
         Ok(Self {
             profile_idc,
             constraint_flags,
@@ -239,7 +265,8 @@ impl H264Sps {
             bit_depth_chroma_minus8,
             width: size.0,
             height: size.1,
-            fps_milli,
+            fps_milli: vui.fps_milli,
+            max_num_reorder_frames,
         })
     }
 }
@@ -259,44 +286,10 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), MediaErro
     Ok(())
 }
 
-/// Reads the H.264 VUI up to `timing_info` (Annex E.1.1); the rest is not needed.
-fn vui_fps_milli(r: &mut BitReader<'_>) -> Result<Option<u32>, MediaError> {
-    if r.bit()? {
-        // aspect_ratio_info_present_flag
-        if r.u8()? == 255 {
-            r.skip(32)?; // sar_width, sar_height
-        }
-    }
-    if r.bit()? {
-        r.skip(1)?; // overscan_appropriate_flag
-    }
-    if r.bit()? {
-        // video_signal_type_present_flag
-        r.skip(4)?; // video_format, video_full_range_flag
-        if r.bit()? {
-            r.skip(24)?; // colour_primaries, transfer_characteristics, matrix_coefficients
-        }
-    }
-    if r.bit()? {
-        r.ue()?; // chroma_sample_loc_type_top_field
-        r.ue()?; // chroma_sample_loc_type_bottom_field
-    }
-    if !r.bit()? {
-        return Ok(None);
-    }
-    let num_units_in_tick = u64::from(r.u32()?);
-    let time_scale = u64::from(r.u32()?);
-    if num_units_in_tick == 0 || time_scale == 0 {
-        return Ok(None);
-    }
-    // One frame is two ticks (field-based clock, E.2.1).
-    let fps_milli = time_scale * 1000 / (2 * num_units_in_tick);
-    Ok(u32::try_from(fps_milli).ok().filter(|&f| f > 0))
-}
-
 impl H265Sps {
-    /// Parses an H.265 SPS NAL unit (2-byte header included). Reads up to the
-    /// conformance window and bit depths; VUI is not parsed.
+    /// Parses an H.265 SPS NAL unit (2-byte header included). Everything up
+    /// to the bit depths must be valid; what follows (reordering, VUI timing)
+    /// is read best-effort and left `None` when it cannot be.
     pub fn parse(nal: &[u8]) -> Result<Self, MediaError> {
         const WHAT: &str = "H.265 SPS";
         let header = nal::header(Codec::H265, nal)?;
@@ -362,6 +355,7 @@ impl H265Sps {
         }
         let bit_depth_luma_minus8 = r.ue_max(8, "bit_depth_luma_minus8")?;
         let bit_depth_chroma_minus8 = r.ue_max(8, "bit_depth_chroma_minus8")?;
+        let tail = h265::sps_tail(&mut r, max_sub_layers_minus1).ok();
         Ok(Self {
             max_sub_layers: max_sub_layers_minus1 + 1,
             temporal_id_nesting,
@@ -377,6 +371,8 @@ impl H265Sps {
             bit_depth_chroma_minus8,
             width: size.0,
             height: size.1,
+            max_num_reorder_pics: tail.map(|t| t.max_num_reorder_pics),
+            fps_milli: tail.and_then(|t| t.fps_milli),
         })
     }
 }
@@ -386,6 +382,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::bits::{BitWriter, hex};
 
     /// x264 high profile 1280x720 25 fps (ffmpeg testsrc2, `-c:v libx264`).
     const X264_720P: &[u8] = &[
@@ -431,6 +428,45 @@ mod tests {
     }
 
     #[test]
+    fn reads_h264_reordering() {
+        // x264 320x240 30 fps; ffprobe says has_b_frames 2, 0, 0 and 2.
+        for (name, sps, reorder) in [
+            (
+                "High, default B-frames",
+                "6764000dacd94141fb0110000003001000000303c0f1429960",
+                2,
+            ),
+            (
+                "High, -bf 0",
+                "6764000dacb20283f60220000003002000000781e28549",
+                0,
+            ),
+            (
+                "Constrained Baseline",
+                "6742c00dd90141fb0110000003001000000303c0f142a480",
+                0,
+            ),
+            (
+                "High with NAL HRD (VBV)",
+                "67640014acd94141fb0110000003001000000303c604000f424001e84a4c30078a14cb",
+                2,
+            ),
+        ] {
+            let s = H264Sps::parse(&hex(sps)).unwrap();
+            assert_eq!(
+                (s.width, s.height, s.fps_milli),
+                (320, 240, Some(30_000)),
+                "{name}"
+            );
+            assert_eq!(s.max_num_reorder_frames, Some(reorder), "{name}");
+        }
+        assert_eq!(
+            H264Sps::parse(X264_1080P).unwrap().max_num_reorder_frames,
+            Some(0)
+        );
+    }
+
+    #[test]
     fn parses_x265_sps() {
         let s = H265Sps::parse(X265_720P).unwrap();
         assert_eq!((s.profile_idc, s.level_idc, s.tier_flag), (1, 93, false));
@@ -440,42 +476,16 @@ mod tests {
         let s = H265Sps::parse(X265_1270X714).unwrap();
         assert_eq!((s.width, s.height), (1270, 714));
         let any = Sps::parse(Codec::H265, X265_720P).unwrap();
+        // testsrc2's default rate in the VUI; encoded with bframes=0.
         assert_eq!(
-            (any.width(), any.height(), any.fps_milli()),
-            (1280, 720, None)
+            (
+                any.width(),
+                any.height(),
+                any.fps_milli(),
+                any.reorder_frames()
+            ),
+            (1280, 720, Some(25_000), Some(0))
         );
-    }
-
-    /// Writes bits, for hand-made SPSs that exercise what x264 never emits.
-    #[derive(Default)]
-    struct BitWriter {
-        bits: Vec<bool>,
-    }
-
-    impl BitWriter {
-        fn u(&mut self, n: u32, v: u64) -> &mut Self {
-            self.bits.extend((0..n).rev().map(|i| (v >> i) & 1 == 1));
-            self
-        }
-        fn ue(&mut self, v: u32) -> &mut Self {
-            let x = u64::from(v) + 1;
-            let len = 64 - x.leading_zeros();
-            self.u(len - 1, 0).u(len, x)
-        }
-        fn se(&mut self, v: i32) -> &mut Self {
-            let k = if v > 0 { 2 * v - 1 } else { -2 * v };
-            self.ue(u32::try_from(k).unwrap())
-        }
-        fn bytes(&mut self) -> Vec<u8> {
-            self.u(1, 1); // rbsp_stop_one_bit
-            while !self.bits.len().is_multiple_of(8) {
-                self.bits.push(false);
-            }
-            self.bits
-                .chunks(8)
-                .map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b)))
-                .collect()
-        }
     }
 
     #[test]
@@ -502,6 +512,8 @@ mod tests {
         let s = H264Sps::parse(&nal).unwrap();
         assert_eq!((s.chroma_format_idc, s.bit_depth_luma_minus8), (2, 2));
         assert_eq!((s.width, s.height, s.fps_milli), (1920, 1080, Some(59_940)));
+        // High 4:2:2 may reorder; a VUI that ends after its timing does not say.
+        assert_eq!(s.max_num_reorder_frames, None);
     }
 
     #[test]
