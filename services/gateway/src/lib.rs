@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod frame_rate;
 mod gateway;
 mod liveness;
 mod pull;

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use vfed_media::{AccessUnit, StreamMetadata};
 
 use crate::error::GatewayError;
+use crate::frame_rate::SessionRate;
 use crate::session::RtspSession;
 use crate::source::{StreamKey, StreamSource};
 use crate::stats::{StatsSnapshot, StreamStats};
@@ -108,6 +109,21 @@ impl Shared {
             metadata,
             new_session,
         });
+    }
+
+    /// Sets the frame rate measured from the timestamps on the current
+    /// metadata, and tells subscribers.
+    fn frame_rate_measured(&self, fps_milli: u32) {
+        let current = self.metadata().clone();
+        if let Some(metadata) = current {
+            self.announce(
+                StreamMetadata {
+                    fps_milli,
+                    ..metadata
+                },
+                false,
+            );
+        }
     }
 
     fn disconnected(&self, reason: String) {
@@ -266,6 +282,7 @@ impl Run {
         self.timeline.new_session();
         let mut started: Option<Instant> = None;
         let mut codec = vfed_media::Codec::H264;
+        let mut rate = SessionRate::default();
         loop {
             let frame = match session.next_frame(self.config.stall_timeout).await {
                 Ok(f) => f,
@@ -277,26 +294,39 @@ impl Run {
             }
             if started.is_none() {
                 // A decoder can only start at a keyframe with known parameters.
-                let metadata = match session.metadata() {
+                let mut metadata = match session.metadata() {
                     Some(m) if frame.is_random_access_point() => m,
                     _ => continue,
                 };
                 codec = metadata.codec;
+                rate.fill(&mut metadata);
+                let reorder = metadata.reorder_frames();
                 info!(
                     stream = %self.key,
                     codec = metadata.codec.name(),
                     width = metadata.width,
                     height = metadata.height,
+                    fps_milli = metadata.fps_milli,
+                    reorder = ?reorder,
                     "stream playing"
                 );
+                if reorder.is_some_and(|r| r > 0) {
+                    warn!(
+                        stream = %self.key,
+                        "the camera sends reordered pictures (B-frames): RTP carries no decode \
+                         times and vfed takes the presentation times for them, so HLS egress \
+                         skips their GOPs; configure the camera without B-frames"
+                    );
+                }
                 self.shared
                     .stats
                     .playing(metadata.codec, metadata.width, metadata.height);
                 self.shared.announce(metadata, true);
                 started = Some(now);
             } else if frame.has_new_parameters()
-                && let Some(metadata) = session.metadata()
+                && let Some(mut metadata) = session.metadata()
             {
+                rate.fill(&mut metadata);
                 self.shared
                     .stats
                     .parameters(metadata.codec, metadata.width, metadata.height);
@@ -304,6 +334,10 @@ impl Run {
             }
             let ts = frame.timestamp();
             let pts = self.timeline.map(ts.elapsed(), ts.clock_rate().get(), now);
+            if let Some(fps_milli) = rate.frame(pts) {
+                info!(stream = %self.key, fps_milli, "frame rate measured from the timestamps");
+                self.shared.frame_rate_measured(fps_milli);
+            }
             let ingest_unix_us = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));

@@ -154,26 +154,29 @@ impl RtspSession {
             _ => return None,
         };
         let (width, height) = params.pixel_dimensions();
-        // retina gives the frame duration as (numerator, denominator) seconds;
-        // the SDP's a=framerate is the fallback.
-        let fps_milli = match params.frame_rate() {
-            Some((num, den)) if num > 0 => {
-                u32::try_from(u64::from(den) * 1000 / u64::from(num)).unwrap_or(0)
-            }
-            _ => stream
-                .framerate()
-                .map_or(0, |f| (f * 1000.0).round() as u32),
-        };
-        Some(StreamMetadata {
+        let mut metadata = StreamMetadata {
             codec: self.codec,
             vps,
             sps,
             pps,
             width,
             height,
-            fps_milli,
+            fps_milli: 0,
             bitrate_bps: 0,
-        })
+        };
+        // The bitstream's timing info (SPS VUI; H.265 also the VPS), else the
+        // SDP's a=framerate; else 0, and the puller measures it from the
+        // timestamps.
+        metadata.fps_milli = metadata
+            .signalled_fps_milli()
+            .or_else(|| {
+                stream
+                    .framerate()
+                    .filter(|f| f.is_finite() && *f > 0.0)
+                    .map(|f| (f * 1000.0).round() as u32)
+            })
+            .unwrap_or(0);
+        Some(metadata)
     }
 }
 

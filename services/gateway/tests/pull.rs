@@ -26,6 +26,10 @@ async fn pull(mount: &str, codec: Codec) -> anyhow::Result<()> {
     assert_eq!(metadata.sps.len(), 1);
     assert_eq!(metadata.pps.len(), 1);
     assert_eq!(metadata.vps.len(), usize::from(codec == Codec::H265));
+    // The encoders' timing info (VUI), not an assumed rate; no B-frames (zerolatency).
+    assert_eq!(metadata.signalled_fps_milli(), Some(25_000));
+    assert_eq!(metadata.fps_milli, 25_000);
+    assert_eq!(metadata.reorder_frames(), Some(0));
     assert!(units[0].keyframe, "first access unit is not a keyframe");
     for pair in units.windows(2) {
         assert!(
