@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    catalog, devices, filings, keepalive, nodes, outages, signage, streams, watch,
+    accounts, catalog, devices, filings, keepalive, nodes, outages, signage, streams, watch,
 };
 use crate::output::OutputArg;
 use crate::values;
@@ -102,6 +102,17 @@ pub struct GlobalArgs {
     #[arg(short = 'o', long, global = true, value_parser = OutputArg::parse, value_name = "table|json|-|FILE")]
     pub output: Option<OutputArg>,
 
+    /// Bearer token to act with (default: the stored login for the node,
+    /// see `vfedctl login`; without one the client certificate's account acts).
+    #[arg(
+        long,
+        env = "VFEDCTL_TOKEN",
+        global = true,
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
     /// Time limit of the connection and of each call, e.g. 10s, 1m, 500ms.
     #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
@@ -110,6 +121,15 @@ pub struct GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log in to a node as a person; the token is stored like kubectl's (see --help).
+    Login(accounts::LoginArgs),
+    /// Forget the stored login for the node.
+    Logout,
+    /// Who you are at the node and what you may do.
+    Whoami,
+    /// Accounts, roles and training records (admins; R14.1, R15.1, R17).
+    #[command(subcommand)]
+    Users(accounts::UsersCommand),
     /// Register, update, list, show and decommission devices.
     #[command(subcommand)]
     Devices(Box<devices::DevicesCommand>),

@@ -9,6 +9,7 @@
 
 mod cli;
 mod commands;
+mod credentials;
 mod demo_file;
 mod enums;
 mod exit;

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::OnceCell;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use vfed_pki::{Identity, ServerExpectation, TlsMaterial};
 use vfed_proto::federation::v1::node_client::NodeClient;
@@ -13,6 +16,7 @@ use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::relay::v1::streams_client::StreamsClient;
 
 use crate::cli::GlobalArgs;
+use crate::credentials::{Credentials, StoredContext};
 use crate::demo_file::DemoFile;
 use crate::exit::{ConnectError, usage};
 use crate::output::{Format, OutputArg};
@@ -30,13 +34,37 @@ pub struct Target {
     pub key: PathBuf,
     /// Node ID the server must present, if pinned.
     pub server_id: Option<String>,
+    /// HTTP (HLS) endpoint, when known (demo.json or a stored login).
+    pub http_endpoint: Option<String>,
 }
+
+/// Adds the person's token, if any, to every call.
+#[derive(Clone, Debug)]
+pub struct CallCredentials(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for CallCredentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The channel commands use: mutual TLS plus the person's token.
+pub type NodeChannel = InterceptedService<Channel, CallCredentials>;
 
 /// One invocation's connection settings and output format.
 #[derive(Debug)]
 pub struct Session {
     globals: GlobalArgs,
     channel: OnceCell<(Channel, String)>,
+    credentials: std::sync::OnceLock<Credentials>,
 }
 
 impl Session {
@@ -45,6 +73,7 @@ impl Session {
         Session {
             globals,
             channel: OnceCell::new(),
+            credentials: std::sync::OnceLock::new(),
         }
     }
 
@@ -99,11 +128,24 @@ impl Session {
                 cert: demo.client.cert.clone(),
                 key: demo.client.key.clone(),
                 server_id: Some(g.server_id.clone().unwrap_or_else(|| node.id.clone())),
+                http_endpoint: node.http_endpoint.clone().filter(|u| !u.is_empty()),
             });
         }
-        let endpoint = g.endpoint.clone().ok_or_else(|| {
-            usage("no node to talk to: pass --endpoint URL (or set VFEDCTL_ENDPOINT), or --demo DATA_DIR")
-        })?;
+        let Some(endpoint) = g.endpoint.clone() else {
+            if let Some(context) = self.stored().current() {
+                return Ok(Target {
+                    endpoint: context.endpoint.clone(),
+                    ca: context.ca.clone(),
+                    cert: context.cert.clone(),
+                    key: context.key.clone(),
+                    server_id: g.server_id.clone().or_else(|| context.server_id.clone()),
+                    http_endpoint: context.http_endpoint.clone(),
+                });
+            }
+            return Err(usage(
+                "no node to talk to: pass --endpoint URL (or set VFEDCTL_ENDPOINT) or --demo DATA_DIR, or log in once (vfedctl login)",
+            ));
+        };
         let missing: Vec<&str> = [("--ca", &g.ca), ("--cert", &g.cert), ("--key", &g.key)]
             .into_iter()
             .filter(|(_, v)| v.is_none())
@@ -116,6 +158,7 @@ impl Session {
                 cert: cert.clone(),
                 key: key.clone(),
                 server_id: g.server_id.clone(),
+                http_endpoint: None,
             }),
             _ => Err(usage(format!(
                 "mutual TLS needs {} (or VFEDCTL_CA, VFEDCTL_CERT, VFEDCTL_KEY)",
@@ -124,8 +167,47 @@ impl Session {
         }
     }
 
-    /// The channel to the node, connected on first use.
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
+    /// The stored logins (read once; empty when unreadable, which `login` reports).
+    pub fn stored(&self) -> &Credentials {
+        self.credentials
+            .get_or_init(|| Credentials::load().unwrap_or_default())
+    }
+
+    /// The stored login for the target node, if any.
+    pub fn stored_login(&self) -> Option<StoredContext> {
+        let target = self.target().ok()?;
+        self.stored().for_endpoint(&target.endpoint).cloned()
+    }
+
+    /// The token to act with: `--token`/`VFEDCTL_TOKEN`, else a fresh stored
+    /// login for the target node.
+    pub fn token(&self) -> Option<String> {
+        if let Some(token) = self.globals.token.clone().filter(|t| !t.is_empty()) {
+            return Some(token);
+        }
+        self.stored_login()
+            .filter(StoredContext::is_fresh)
+            .map(|c| c.token)
+    }
+
+    /// The channel to the node with the person's token on every call.
+    pub async fn channel(&self) -> anyhow::Result<NodeChannel> {
+        let credentials = match self.token() {
+            Some(token) => Some(
+                format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| usage("--token: not a valid token"))?,
+            ),
+            None => None,
+        };
+        Ok(InterceptedService::new(
+            self.tls_channel().await?,
+            CallCredentials(credentials),
+        ))
+    }
+
+    /// The mutual-TLS channel to the node, connected on first use.
+    pub async fn tls_channel(&self) -> anyhow::Result<Channel> {
         let (channel, _) = self
             .channel
             .get_or_try_init(|| async {
@@ -138,17 +220,17 @@ impl Session {
     }
 
     /// A registry client on [`Session::channel`].
-    pub async fn registry(&self) -> anyhow::Result<RegistryClient<Channel>> {
+    pub async fn registry(&self) -> anyhow::Result<RegistryClient<NodeChannel>> {
         Ok(RegistryClient::new(self.channel().await?))
     }
 
     /// A streams (relay) client on [`Session::channel`].
-    pub async fn streams(&self) -> anyhow::Result<StreamsClient<Channel>> {
+    pub async fn streams(&self) -> anyhow::Result<StreamsClient<NodeChannel>> {
         Ok(StreamsClient::new(self.channel().await?))
     }
 
     /// A node client on [`Session::channel`].
-    pub async fn node(&self) -> anyhow::Result<NodeClient<Channel>> {
+    pub async fn node(&self) -> anyhow::Result<NodeClient<NodeChannel>> {
         Ok(NodeClient::new(self.channel().await?))
     }
 

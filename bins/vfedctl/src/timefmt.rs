@@ -69,6 +69,11 @@ pub fn instant(ms: i64, now: i64) -> String {
     rfc3339(ms).map_or_else(|| "-".to_owned(), |t| format!("{t} ({})", ago(ms, now)))
 }
 
+/// Unix seconds as RFC 3339 UTC; `-` for 0 or out-of-range values.
+pub fn unix_seconds(seconds: i64) -> String {
+    rfc3339(seconds.saturating_mul(1000)).unwrap_or_else(|| "-".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

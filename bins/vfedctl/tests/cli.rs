@@ -508,11 +508,15 @@ fn watch_unreachable_http_exits_3() {
     demo_without_nodes(dir.path());
     let file = dir.path().join("w.mp4");
     // The city's http_endpoint in demo_without_nodes is http://127.0.0.1:1.
+    // With a token given, watch needs no gRPC call (else it asks the node
+    // to issue one, which is also a connection failure here).
     let o = vfedctl(&[
         "--demo",
         dir.path().to_str().unwrap(),
         "--timeout",
         "3s",
+        "--token",
+        "vfed1.e30.AAAA",
         "watch",
         DEVICE_ID,
         "-o",

@@ -219,5 +219,115 @@ fn watch_writes_a_playable_stream_from_the_demo() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+
+    persons_log_in_and_act_under_their_role(data.path());
     drop(demo);
+}
+
+/// On the same demo: the admin logs in (token stored like kubectl's, in
+/// VFEDCONFIG), creates an auditor, who logs in and is refused a device
+/// change naming the permission and requirement; a wrong password is refused.
+fn persons_log_in_and_act_under_their_role(data: &Path) {
+    let config = data.join("vfedctl-config.json");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vfedctl"));
+        for var in [
+            "VFEDCTL_ENDPOINT",
+            "VFEDCTL_CA",
+            "VFEDCTL_CERT",
+            "VFEDCTL_KEY",
+            "VFEDCTL_TOKEN",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("VFEDCONFIG", &config).args(args);
+        match stdin {
+            None => run_bounded(&mut cmd, Duration::from_secs(30)),
+            Some(text) => {
+                let mut child = cmd
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+                child.wait_with_output().unwrap()
+            }
+        }
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let demo = data.to_str().unwrap();
+    let password_file = data.join("admin-password");
+    let o = run(
+        &[
+            "--demo",
+            demo,
+            "login",
+            "admin",
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = std::fs::read_to_string(&config).unwrap();
+    assert!(stored.contains("\"token\": \"vfed1."), "{stored}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the token file is private: {mode:o}");
+    }
+    // No --demo: the current context (the admin's login) is used.
+    let o = run(&["-o", "json", "whoami"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(me["user"]["name"], "admin");
+    assert_eq!(me["authenticated_by"], "token");
+    let o = run(
+        &[
+            "users",
+            "create",
+            "aud",
+            "--role",
+            "auditor",
+            "--password-stdin",
+        ],
+        Some("auditor-password-1\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // A wrong password: refused (exit 1), nothing stored for the auditor.
+    let o = run(
+        &["--demo", demo, "login", "aud", "--password-stdin"],
+        Some("wrong-password-11\n"),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("wrong password"), "{}", text(&o));
+    let o = run(
+        &["--demo", demo, "login", "aud", "--password-stdin"],
+        Some("auditor-password-1\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        &["devices", "decommission", CAMERA, "--reason", "test"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = text(&o);
+    assert!(
+        err.contains("devices.write") && err.contains("R15.1") && err.contains("auditor"),
+        "{err}"
+    );
 }

@@ -144,20 +144,21 @@ impl Gate {
     }
 }
 
-/// The requirement ID a message ends with, like `... (R16)`; else `fallback`.
+/// The requirement ID a message names last, like `... (R16)` or
+/// `... [R7]`; else `fallback`.
 pub fn requirement_in(message: &str, fallback: &str) -> String {
-    message
-        .rfind("(R")
-        .and_then(|start| {
-            let rest = &message[start + 1..];
-            let end = rest.find(')')?;
-            let id = &rest[..end];
-            id[1..]
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'.')
-                .then(|| id.to_owned())
-        })
-        .unwrap_or_else(|| fallback.to_owned())
+    let candidates = ["(R", "[R"].into_iter().filter_map(|open| {
+        let start = message.rfind(open)?;
+        let close = if open.starts_with('(') { ')' } else { ']' };
+        let rest = &message[start + 1..];
+        let id = &rest[..rest.find(close)?];
+        let digits = &id[1..];
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            .then_some((start, id.to_owned()))
+    });
+    candidates
+        .max_by_key(|(start, _)| *start)
+        .map_or_else(|| fallback.to_owned(), |(_, id)| id)
 }
 
 #[cfg(test)]
@@ -176,5 +177,10 @@ mod tests {
         );
         assert_eq!(super::requirement_in("no id", "R15.1"), "R15.1");
         assert_eq!(super::requirement_in("(Rx)", "R15.1"), "R15.1");
+        assert_eq!(
+            super::requirement_in("device.kind: toilet [R7]", "R15.1"),
+            "R7"
+        );
+        assert_eq!(super::requirement_in("(R16) then [R9]", "R15.1"), "R9");
     }
 }

@@ -3,7 +3,7 @@
 //! purpose and destination when the request has them, and the request as
 //! JSON with secrets removed.
 
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use serde_json::Value;
 
 /// The audit-relevant parts of a request.
@@ -52,7 +52,11 @@ impl RequestDecoder {
         let Ok(decoded) = DynamicMessage::decode(descriptor.input(), message) else {
             return RequestSummary::default();
         };
-        let mut details = serde_json::to_value(&decoded).unwrap_or(Value::Null);
+        // Field names as in the .proto (snake_case), defaults left out.
+        let options = SerializeOptions::new().use_proto_field_name(true);
+        let mut details = decoded
+            .serialize_with_options(serde_json::value::Serializer, &options)
+            .unwrap_or(Value::Null);
         redact(&mut details);
         RequestSummary {
             target: find_str(&details, &["device_id", "id", "name", "key"]),
@@ -131,6 +135,19 @@ mod tests {
         request.encode(&mut frame).unwrap();
         let s = decoder.summarize("/vfed.auth.v1.Accounts/CreateUser", &frame);
         assert_eq!(s.target, "alice");
+        let grant = vfed_proto::retrieval::v1::FileRequestRequest {
+            request: Some(vfed_proto::retrieval::v1::RetrievalRequest {
+                requesting_agency: "court".into(),
+                purpose: "case 7".into(),
+                device_ids: vec!["54050200001320000001".into()],
+                ..Default::default()
+            }),
+        };
+        let mut frame = vec![0, 0, 0, 0, 0];
+        grant.encode(&mut frame).unwrap();
+        let s2 = decoder.summarize("/vfed.retrieval.v1.Retrieval/FileRequest", &frame);
+        assert_eq!(s2.destination, "court");
+        assert_eq!(s2.purpose, "case 7");
         let text = s.details.to_string();
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains("ROLE_OFFICER"), "{text}");

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod devices;
@@ -41,5 +42,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(a) => watch::run(a, &session).await,
         Command::Retrieval(c) => retrieval::run(c, &session).await,
         Command::Audit(c) => audit::run(c, &session).await,
+        Command::Login(a) => accounts::login(a, &session).await,
+        Command::Logout => accounts::logout(&session).await,
+        Command::Whoami => accounts::whoami(&session).await,
+        Command::Users(c) => accounts::users(c, &session).await,
     }
 }

@@ -1,11 +1,10 @@
 //! `vfedctl retrieval ...`: the two-officer release workflow of recorded
 //! video (service `vfed.retrieval.v1.Retrieval`, R16, R17).
 
-mod args;
+pub mod args;
 mod view;
 
 use clap::Subcommand;
-use tonic::transport::Channel;
 use vfed_proto::retrieval::v1::retrieval_client::RetrievalClient;
 use vfed_proto::retrieval::v1::{
     ApproveRequest, CoSignRequest, GetRequestRequest, ListRequestsRequest, OpenAccessRequest,
@@ -78,7 +77,7 @@ pub enum RetrievalCommand {
     },
 }
 
-async fn client(session: &Session) -> anyhow::Result<RetrievalClient<Channel>> {
+async fn client(session: &Session) -> anyhow::Result<RetrievalClient<crate::session::NodeChannel>> {
     Ok(RetrievalClient::new(session.channel().await?))
 }
 

@@ -131,13 +131,17 @@ pub async fn run(args: WatchArgs, session: &Session) -> anyhow::Result<()> {
         Some(base) => base,
         None => match session.demo_http_endpoint()? {
             Some(url) => http::demo_base(&url)?,
-            None => {
-                return Err(usage(
-                    "watch needs the node's HTTP endpoint: pass --http URL, or --demo DATA_DIR",
-                ));
-            }
+            None => match session.stored_login().and_then(|c| c.http_endpoint) {
+                Some(url) => http::demo_base(&url)?,
+                None => {
+                    return Err(usage(
+                        "watch needs the node's HTTP endpoint: pass --http URL, or --demo DATA_DIR",
+                    ));
+                }
+            },
         },
     };
+    let token = viewing_token(session).await?;
     let (mut out, name): (Pin<Box<dyn AsyncWrite + Send>>, String) = match &sink {
         Sink::Stdout => {
             if std::io::stdout().is_terminal() {
@@ -160,6 +164,7 @@ pub async fn run(args: WatchArgs, session: &Session) -> anyhow::Result<()> {
     let mut watcher = Watcher {
         base,
         dir: format!("/live/{key}"),
+        query: format!("?token={token}"),
         timeout: session.timeout().max(MIN_REQUEST_TIMEOUT),
         out: &mut out,
         written_bytes: 0,
@@ -218,6 +223,9 @@ struct Watcher<'o> {
     base: BaseUrl,
     /// `/live/<device>/<profile>`.
     dir: String,
+    /// `?token=...`: players send credentials in the URL (the node's
+    /// playlists carry it on to every segment).
+    query: String,
     timeout: Duration,
     out: &'o mut Pin<Box<dyn AsyncWrite + Send>>,
     written_bytes: u64,
@@ -244,7 +252,7 @@ impl Watcher<'_> {
         let mut unavailable_since: Option<Instant> = None;
         let mut last_progress: Option<Instant> = None;
         loop {
-            let playlist_path = format!("{}/index.m3u8", self.dir);
+            let playlist_path = format!("{}/index.m3u8{}", self.dir, self.query);
             let fetched = tokio::select! {
                 r = self.fetch(&playlist_path, false) => r?,
                 reason = stop.as_mut() => return self.stopped(reason),
@@ -487,6 +495,20 @@ fn attribute(list: &str, name: &str) -> Option<String> {
     } else {
         rest.split(',').next().map(|s| s.trim().to_owned())
     }
+}
+
+/// The token HLS requests carry: the stored login's (or `--token`), else one
+/// issued now to the certificate's account (R15.1: the egress checks it).
+async fn viewing_token(session: &Session) -> anyhow::Result<String> {
+    if let Some(token) = session.token() {
+        return Ok(token);
+    }
+    let mut accounts =
+        vfed_proto::auth::v1::accounts_client::AccountsClient::new(session.channel().await?);
+    let issued = session
+        .call(accounts.issue_token(vfed_proto::auth::v1::IssueTokenRequest { ttl_seconds: 0 }))
+        .await?;
+    Ok(issued.token)
 }
 
 #[cfg(test)]

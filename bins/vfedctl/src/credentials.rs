@@ -1,0 +1,175 @@
+//! Stored logins, kept the way kubectl keeps its kubeconfig: one file
+//! (`$VFEDCONFIG`, default `~/.vfed/config.json`, mode 0600) with named
+//! contexts — where a node is, the client certificate to reach it, and the
+//! token of the person logged in there — and a current context used when
+//! no `--endpoint`/`--demo` is given.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::exit::usage;
+
+/// One context.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContext {
+    /// `<user>@<node id or endpoint>`.
+    pub name: String,
+    /// gRPC endpoint.
+    pub endpoint: String,
+    /// CA certificate (absolute path).
+    pub ca: PathBuf,
+    /// Client certificate (absolute path).
+    pub cert: PathBuf,
+    /// Client key (absolute path).
+    pub key: PathBuf,
+    /// Pinned node identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+    /// HTTP (HLS) endpoint, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_endpoint: Option<String>,
+    /// The account logged in.
+    pub user: String,
+    /// Its token.
+    pub token: String,
+    /// When the token expires, Unix seconds.
+    pub expires_unix: i64,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The context used without `--endpoint`/`--demo`.
+    #[serde(default)]
+    pub current_context: String,
+    /// Every context.
+    #[serde(default)]
+    pub contexts: Vec<StoredContext>,
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl StoredContext {
+    /// Whether its token is still valid.
+    pub fn is_fresh(&self) -> bool {
+        !self.token.is_empty() && self.expires_unix > now_unix()
+    }
+}
+
+impl Credentials {
+    /// Where the file is.
+    pub fn path() -> anyhow::Result<PathBuf> {
+        if let Some(path) = std::env::var_os("VFEDCONFIG").filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(path));
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| usage("neither VFEDCONFIG nor HOME is set: nowhere to keep logins"))?;
+        Ok(PathBuf::from(home).join(".vfed").join("config.json"))
+    }
+
+    /// Reads the file (empty if it does not exist).
+    pub fn load() -> anyhow::Result<Credentials> {
+        let path = Self::path()?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| usage(format!("{}: not a vfedctl config: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Credentials::default()),
+            Err(e) => Err(usage(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+
+    /// Writes the file atomically, readable by its owner only.
+    pub fn save(&self) -> anyhow::Result<PathBuf> {
+        let path = Self::path()?;
+        let dir = path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join(format!(".config.json.{}", std::process::id()));
+        let text = serde_json::to_string_pretty(self)?;
+        {
+            use std::io::Write as _;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt as _;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(&tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    /// The current context.
+    pub fn current(&self) -> Option<&StoredContext> {
+        self.contexts
+            .iter()
+            .find(|c| c.name == self.current_context)
+    }
+
+    /// The best context for `endpoint`: the current one if it is for that
+    /// endpoint, else the first fresh one.
+    pub fn for_endpoint(&self, endpoint: &str) -> Option<&StoredContext> {
+        self.current()
+            .filter(|c| c.endpoint == endpoint)
+            .or_else(|| {
+                self.contexts
+                    .iter()
+                    .find(|c| c.endpoint == endpoint && c.is_fresh())
+            })
+    }
+
+    /// Adds or replaces `context` and makes it current.
+    pub fn upsert(&mut self, context: StoredContext) {
+        self.current_context.clone_from(&context.name);
+        match self.contexts.iter_mut().find(|c| c.name == context.name) {
+            Some(existing) => *existing = context,
+            None => self.contexts.push(context),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ctx(name: &str, endpoint: &str, expires_unix: i64) -> StoredContext {
+        StoredContext {
+            name: name.into(),
+            endpoint: endpoint.into(),
+            user: "u".into(),
+            token: "t".into(),
+            expires_unix,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn current_context_wins_for_its_endpoint() {
+        let mut c = Credentials::default();
+        c.upsert(ctx("a", "https://x", i64::MAX));
+        c.upsert(ctx("b", "https://y", i64::MAX));
+        assert_eq!(c.current().unwrap().name, "b");
+        assert_eq!(c.for_endpoint("https://x").unwrap().name, "a");
+        c.upsert(ctx("a", "https://x", 1));
+        assert_eq!(c.current_context, "a");
+        assert_eq!(c.contexts.len(), 2);
+        assert!(!c.current().unwrap().is_fresh());
+    }
+}
