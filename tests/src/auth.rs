@@ -91,6 +91,17 @@ impl TestNode {
         Ok(response.token)
     }
 
+    /// A token for the harness's admin (its certificate's account), for
+    /// HTTP requests (HLS URLs carry `?token=`).
+    pub async fn admin_token(&self, pki: &TestPki) -> anyhow::Result<String> {
+        let mut accounts = AccountsClient::new(self.channel(pki)?);
+        let issued = accounts
+            .issue_token(pb::IssueTokenRequest { ttl_seconds: 0 })
+            .await?
+            .into_inner();
+        Ok(issued.token)
+    }
+
     /// A channel acting as the holder of `token` (over the harness's tool
     /// certificate, as vfedctl does).
     pub fn channel_as(&self, pki: &TestPki, token: &str) -> anyhow::Result<AuthedChannel> {

@@ -106,7 +106,11 @@ async fn city_viewers_decode_h264_and_h265_county_cameras_and_survive_faults() -
     }
 
     for (id, codec) in [(&h264, "h264"), (&h265, "hevc")] {
-        let url = format!("http://{}/live/{id}/main/index.m3u8", city.http_addr());
+        let token = city.admin_token(&pki).await?;
+        let url = format!(
+            "http://{}/live/{id}/main/index.m3u8?token={token}",
+            city.http_addr()
+        );
         let (found, width, height, frames) = probe(&url).await?;
         assert_eq!((found.as_str(), width, height), (codec, 1280, 720), "{url}");
         assert!(frames >= 50, "only {frames} frames decoded from {url}");
