@@ -179,7 +179,7 @@ fn check_subtree(subtree: &str, area: &AreaCode) -> Result<Option<String>, Shari
     if !area.contains(&tree) {
         return Err(SharingError::invalid(
             "grant.subtree",
-            format!("area {tree} is not inside this node's area {area}"),
+            format!("{subtree:?} (area {tree}) is not inside this node's area {area}"),
         ));
     }
     Ok(Some(subtree.to_owned()))
