@@ -156,6 +156,13 @@ pub enum Command {
     /// Write a device's live stream (fragmented MP4) to stdout or a file.
     #[command(long_about = watch::LONG_ABOUT, after_help = watch::AFTER_HELP)]
     Watch(watch::WatchArgs),
+    /// City departments that grants can name (R13).
+    #[command(subcommand)]
+    Departments(crate::commands::sharing::DepartmentsCommand),
+    /// Sharing grants: which department may watch which devices, why and
+    /// until when (R13); create, list, revoke, set-validity.
+    #[command(subcommand)]
+    Grants(crate::commands::sharing::GrantsCommand),
     /// Release of recorded video under the two-officer rule (R16): file,
     /// co-sign, approve or reject, list, show, open access.
     #[command(subcommand)]

@@ -9,6 +9,7 @@ pub mod keepalive;
 pub mod nodes;
 pub mod outages;
 pub mod retrieval;
+pub mod sharing;
 pub mod signage;
 pub mod streams;
 pub mod watch;
@@ -40,6 +41,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keepalive(a) => keepalive::run(a, &session).await,
         Command::Streams(c) => streams::run(c, &session).await,
         Command::Watch(a) => watch::run(a, &session).await,
+        Command::Departments(c) => sharing::departments::run(c, &session).await,
+        Command::Grants(c) => sharing::grants::run(c, &session).await,
         Command::Retrieval(c) => retrieval::run(c, &session).await,
         Command::Audit(c) => audit::run(c, &session).await,
         Command::Login(a) => accounts::login(a, &session).await,
