@@ -7,6 +7,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod audit;
 mod auth_layer;
 mod catalog_sync;
 mod machine;
@@ -30,6 +31,8 @@ enum Bench {
     Registrations,
     CatalogSync,
     Propagation,
+    /// The audit log: appends/s with fsync, same-commit changes, proof times.
+    Audit,
 }
 
 /// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency.
@@ -114,6 +117,29 @@ async fn main() -> anyhow::Result<()> {
         };
         eprintln!("== propagation: {sizes:?}");
         sections.push(propagation::run(&pki, sizes).await?);
+    }
+    if wanted(Bench::Audit) {
+        let sizes = if args.quick {
+            audit::Sizes {
+                appends: 20_000,
+                serial_appends: 200,
+                changes: 5_000,
+                proof_entries: 100_000,
+                proofs: 2_000,
+                runs,
+            }
+        } else {
+            audit::Sizes {
+                appends: 200_000,
+                serial_appends: 2_000,
+                changes: 50_000,
+                proof_entries: 1_000_000,
+                proofs: 10_000,
+                runs,
+            }
+        };
+        eprintln!("== audit: {sizes:?}");
+        sections.push(audit::run(sizes).await?);
     }
     if wanted(Bench::AuthLayer) {
         let sizes = auth_layer::Sizes {
