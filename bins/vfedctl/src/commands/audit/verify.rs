@@ -227,12 +227,14 @@ fn read_note(path: &Path) -> anyhow::Result<(PathBuf, Checkpoint)> {
 
 /// The first bad index and the message of a verification error.
 fn failure(error: &AuditError) -> (Option<u64>, String) {
-    let index = error.first_bad_index();
-    let message = match index {
-        Some(i) => format!("first bad entry {i}: {error}"),
-        None => error.to_string(),
+    let message = match error {
+        AuditError::Entry { index, problem } => format!("first bad entry {index}: {problem}"),
+        other => match other.first_bad_index() {
+            Some(i) => format!("first bad entry {i}: {other}"),
+            None => other.to_string(),
+        },
     };
-    (index, message)
+    (error.first_bad_index(), message)
 }
 
 /// Checks the log against a checkpoint obtained elsewhere.

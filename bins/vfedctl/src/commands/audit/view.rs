@@ -27,12 +27,14 @@ pub const ENTRY_HEADER: [&str; 8] = [
 #[derive(Debug, Serialize)]
 pub struct EntryView {
     /// The entry's index.
+    #[serde(skip)]
     pub index: u64,
     /// RFC 3339.
     pub time: String,
-    /// The record as logged (index, time_unix_ms, actor, action, ...).
+    /// The record as logged (index, time_unix_ms, actor, action, ...); a record that does
+    /// not parse is `{"index": .., "raw": ..}`.
     #[serde(flatten)]
-    pub record: Value,
+    pub record: serde_json::Map<String, Value>,
     /// SHA-256(0x00 || record), base64.
     pub leaf_hash: String,
     #[serde(skip)]
@@ -43,8 +45,18 @@ impl EntryView {
     /// From the wire; a record that does not parse is shown raw.
     pub fn from_wire(entry: &pb::Entry) -> Self {
         let parsed = AuditRecord::from_bytes(&entry.record).ok();
-        let record = serde_json::from_slice(&entry.record)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&entry.record).into_owned()));
+        let record = match serde_json::from_slice(&entry.record) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                let mut map = serde_json::Map::new();
+                map.insert("index".into(), entry.index.into());
+                map.insert(
+                    "raw".into(),
+                    String::from_utf8_lossy(&entry.record).into_owned().into(),
+                );
+                map
+            }
+        };
         EntryView {
             index: entry.index,
             time: parsed
@@ -60,7 +72,7 @@ impl EntryView {
     /// The table cells.
     pub fn cells(&self) -> [String; 8] {
         let Some(r) = &self.parsed else {
-            let raw = self.record.to_string();
+            let raw = Value::Object(self.record.clone()).to_string();
             return [
                 self.index.to_string(),
                 "-".into(),
@@ -251,5 +263,53 @@ fn dash(text: &str) -> String {
         "-".to_owned()
     } else {
         text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(record: &AuditRecord) -> pb::Entry {
+        let bytes = record.to_canonical_bytes().unwrap();
+        pb::Entry {
+            index: record.index,
+            leaf_hash: vfed_audit::merkle::hash_leaf(&bytes).to_vec(),
+            record: bytes,
+        }
+    }
+
+    #[test]
+    fn entries_print_as_rows_and_as_one_json_object_each() {
+        let mut r = AuditRecord::new("user/zhuoma", "live.view.start", "54050200001320000001")
+            .with_purpose("incident 42")
+            .refused("no grant for department traffic", "R13");
+        r.index = 7;
+        r.time_unix_ms = 1_764_280_000_000;
+        let view = EntryView::from_wire(&entry(&r));
+        let cells = view.cells();
+        assert_eq!(cells[0], "7");
+        assert_eq!(cells[1], "2025-11-27T21:46:40Z");
+        assert_eq!(cells[5], "refused (R13): no grant for department traffic");
+        assert_eq!(cells[7], "-");
+        let json = serde_json::to_string(&view).unwrap();
+        assert_eq!(json.matches("\"index\"").count(), 1, "{json}");
+        let back: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["actor"], "user/zhuoma");
+        assert_eq!(back["outcome"]["requirement"], "R13");
+        assert_eq!(back["time"], "2025-11-27T21:46:40Z");
+
+        // An unparseable record is shown raw, still one JSON object.
+        let raw = pb::Entry {
+            index: 3,
+            record: b"not json".to_vec(),
+            leaf_hash: Vec::new(),
+        };
+        let view = EntryView::from_wire(&raw);
+        assert_eq!(view.cells()[3], "(unparseable record)");
+        let back: Value = serde_json::to_value(&view).unwrap();
+        assert_eq!(back["raw"], "not json");
+        assert_eq!(back["index"], 3);
     }
 }
