@@ -432,6 +432,17 @@ async fn a_department_viewer_watches_granted_cameras_until_the_grant_ends() -> a
         },
     )
     .await;
+    if let Ok(records) = &audit {
+        // One view, not a start/stop pair per re-check: the grant covers the
+        // device, and the sweep must ask about the device, not the stream.
+        let starts = records
+            .iter()
+            .filter(|r| {
+                r.actor == actor && r.action == "live.view.start" && r.target == stream(&granted)
+            })
+            .count();
+        assert!(starts <= 2, "the view flapped: {starts} starts");
+    }
     if let Err(e) = audit {
         for r in city.audit_records().await? {
             eprintln!(

@@ -97,7 +97,8 @@ impl Response {
 /// GETs `base + path` within `timeout` (connect, send and receive).
 /// Connection problems are [`ConnectError`]s (exit 3).
 pub async fn get(base: &BaseUrl, path: &str, timeout: Duration) -> anyhow::Result<Response> {
-    let url = base.url(path);
+    // Errors name the URL without its query: it may carry a token.
+    let url = base.url(path.split_once('?').map_or(path, |(p, _)| p));
     match tokio::time::timeout(timeout, exchange(base, path)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(ConnectError(format!("GET {url}: {e}")).into()),

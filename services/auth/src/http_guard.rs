@@ -26,7 +26,10 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 struct View {
     principal: Arc<Principal>,
+    /// The device ID (what grants cover).
     device: String,
+    /// `<device>/<profile>` (what the audit log names).
+    stream: String,
     basis: ViewBasis,
     last_request: Instant,
 }
@@ -143,8 +146,8 @@ impl HttpGuard {
     }
 
     async fn record_stop(&self, view: &View, reason: &str) {
-        tracing::info!(actor = %view.principal.actor(), device = %view.device, reason, "live view stopped");
-        let record = AuditRecord::new(view.principal.actor(), "live.view.stop", &view.device)
+        tracing::info!(actor = %view.principal.actor(), stream = %view.stream, reason, "live view stopped");
+        let record = AuditRecord::new(view.principal.actor(), "live.view.stop", &view.stream)
             .with_purpose(view.basis.purpose.clone())
             .with_destination("hls")
             .with_details(serde_json::json!({
@@ -213,7 +216,8 @@ impl HttpGuard {
                                 key,
                                 View {
                                     principal: principal.clone(),
-                                    device: stream.clone(),
+                                    device: device.to_owned(),
+                                    stream: stream.clone(),
                                     basis: basis.clone(),
                                     last_request: Instant::now(),
                                 },

@@ -389,7 +389,15 @@ impl Watcher<'_> {
             200 => Ok(Fetched::Ok(response.body)),
             503 => Ok(Fetched::Unavailable(message())),
             404 if segment => Ok(Fetched::Gone),
-            status => anyhow::bail!("{} (HTTP {status} from {})", message(), self.base.url(path)),
+            status => {
+                // The token stays out of terminals and logs.
+                let shown = path.split_once('?').map_or(path, |(p, _)| p);
+                anyhow::bail!(
+                    "{} (HTTP {status} from {})",
+                    message(),
+                    self.base.url(shown)
+                )
+            }
         }
     }
 
