@@ -427,6 +427,19 @@ async fn a_department_viewer_watches_granted_cameras_until_the_grant_ends() -> a
                         && r.action == "live.view.stop"
                         && r.target == stream(&granted)
                         && r.details.to_string().contains("expired")
+                })
+                // The QUIC subscriber's view too.
+                && has(&|r| {
+                    r.actor == actor
+                        && r.action == "live.view.start"
+                        && r.destination == "quic"
+                        && r.target == stream(&granted)
+                })
+                && has(&|r| {
+                    r.actor == actor
+                        && r.action == "live.view.stop"
+                        && r.destination == "quic"
+                        && r.details.to_string().contains("expired")
                 });
             Ok(complete.then_some(records))
         },
@@ -438,7 +451,10 @@ async fn a_department_viewer_watches_granted_cameras_until_the_grant_ends() -> a
         let starts = records
             .iter()
             .filter(|r| {
-                r.actor == actor && r.action == "live.view.start" && r.target == stream(&granted)
+                r.actor == actor
+                    && r.action == "live.view.start"
+                    && r.destination == "hls"
+                    && r.target == stream(&granted)
             })
             .count();
         assert!(starts <= 2, "the view flapped: {starts} starts");

@@ -259,6 +259,8 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(
         accounts.clone(),
         grants.clone(),
+        audit.clone(),
+        shutdown.clone(),
     )));
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
