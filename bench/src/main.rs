@@ -13,12 +13,25 @@ mod catalog_sync;
 mod machine;
 mod propagation;
 mod registrations;
+mod relay;
+mod relay_bulk;
+mod relay_clip;
+mod relay_env;
+mod relay_gst;
+mod relay_latency;
+mod relay_node;
+mod relay_proc;
+mod relay_report;
+mod relay_rtsp_probe;
+mod relay_source;
+mod relay_vfed;
+mod relay_viewer;
 mod report;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use time::format_description::well_known::Rfc3339;
 use vfed_tests::TestPki;
 
@@ -33,12 +46,28 @@ enum Bench {
     Propagation,
     /// The audit log: appends/s with fsync, same-commit changes, proof times.
     Audit,
+    /// vfed's media relay against a GStreamer RTSP relay (issue 3).
+    Relay,
 }
 
-/// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency.
+/// Processes the benchmarks start of this same binary (not for people).
+#[derive(Debug, Subcommand)]
+enum Internal {
+    /// One vfed relay node (the relay benchmark's county or city).
+    #[command(hide = true)]
+    RelayNode(relay_node::NodeArgs),
+    /// A quinn bulk sender (the relay benchmark's reference point).
+    #[command(hide = true)]
+    QuinnBulk(relay_bulk::SenderArgs),
+}
+
+/// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency,
+/// media relay fan-out, CPU and latency against GStreamer.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
+    #[command(subcommand)]
+    internal: Option<Internal>,
     /// One run per measurement with smaller sizes (a smoke test, not numbers to quote).
     #[arg(long)]
     quick: bool,
@@ -54,11 +83,19 @@ struct Args {
     /// Print the results without writing files.
     #[arg(long)]
     no_write: bool,
+    /// Relay benchmark: the vfed side only, without the GStreamer comparison.
+    #[arg(long)]
+    no_gstreamer: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    match args.internal {
+        Some(Internal::RelayNode(node)) => return relay_node::run(node).await,
+        Some(Internal::QuinnBulk(sender)) => return relay_bulk::send(sender).await,
+        None => {}
+    }
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
     let wanted = |b: Bench| args.only.is_empty() || args.only.contains(&b);
     let started = Instant::now();
@@ -140,6 +177,35 @@ async fn main() -> anyhow::Result<()> {
         };
         eprintln!("== audit: {sizes:?}");
         sections.push(audit::run(sizes).await?);
+    }
+    if wanted(Bench::Relay) {
+        let sizes = if args.quick {
+            relay::Sizes {
+                viewers: vec![1, 10],
+                streams: 4,
+                max_viewers: 10,
+                max_speed: 10.0,
+                runs: 1,
+                warmup: Duration::from_secs(1),
+                window: Duration::from_secs(2),
+                clip_seconds: 4,
+                gstreamer: !args.no_gstreamer,
+            }
+        } else {
+            relay::Sizes {
+                viewers: vec![1, 10, 50, 100],
+                streams: 20,
+                max_viewers: 50,
+                max_speed: 20.0,
+                runs: runs.min(3),
+                warmup: Duration::from_secs(2),
+                window: Duration::from_secs(6),
+                clip_seconds: 10,
+                gstreamer: !args.no_gstreamer,
+            }
+        };
+        eprintln!("== relay: {sizes:?}");
+        sections.push(relay::run(sizes).await?);
     }
     if wanted(Bench::AuthLayer) {
         let sizes = auth_layer::Sizes {
