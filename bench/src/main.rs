@@ -21,6 +21,7 @@ mod relay_gst;
 mod relay_latency;
 mod relay_node;
 mod relay_proc;
+mod relay_profile;
 mod relay_report;
 mod relay_rtsp_probe;
 mod relay_source;
@@ -48,6 +49,8 @@ enum Bench {
     Audit,
     /// vfed's media relay against a GStreamer RTSP relay (issue 3).
     Relay,
+    /// Where the relay's CPU goes (callgrind; full runs, or quick when named in --only).
+    RelayProfile,
 }
 
 /// Processes the benchmarks start of this same binary (not for people).
@@ -206,6 +209,20 @@ async fn main() -> anyhow::Result<()> {
         };
         eprintln!("== relay: {sizes:?}");
         sections.push(relay::run(sizes).await?);
+    }
+    let profile = args.only.contains(&Bench::RelayProfile) || (args.only.is_empty() && !args.quick);
+    if profile {
+        let sizes = relay_profile::Sizes {
+            viewers: 10,
+            streams: 5,
+            warmup: Duration::from_secs(2),
+            window: Duration::from_secs(if args.quick { 4 } else { 12 }),
+        };
+        eprintln!("== relay profile: {sizes:?}");
+        match relay_profile::run(sizes).await {
+            Ok(section) => sections.push(section),
+            Err(e) => eprintln!("relay profile skipped: {e:#}"),
+        }
     }
     if wanted(Bench::AuthLayer) {
         let sizes = auth_layer::Sizes {
