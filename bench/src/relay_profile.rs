@@ -35,6 +35,67 @@ struct Cost {
     ir: u64,
 }
 
+/// What `callgrind_annotate` says of one run.
+struct Annotated {
+    /// All instructions.
+    total: u64,
+    /// Own instructions per function (merged over source files), largest first.
+    functions: Vec<Cost>,
+    /// Own instructions per component, largest first.
+    components: Vec<Cost>,
+    /// Instructions of a function and everything it called (largest entry
+    /// over source files: inclusive costs of one function overlap).
+    inclusive: HashMap<String, u64>,
+}
+
+/// Functions whose inclusive cost says where the relay's work goes.
+const PATHS: [(&str, &str); 11] = [
+    (
+        "QUIC send: packet assembly and encryption (quinn-proto `poll_transmit`)",
+        "quinn_proto::connection::Connection::poll_transmit",
+    ),
+    (
+        "- of which AES-GCM seal (ring)",
+        "ring::aead::aes_gcm::seal",
+    ),
+    (
+        "QUIC receive: decryption, ACKs, stream frames (quinn-proto `handle_event`)",
+        "quinn_proto::connection::Connection::handle_event",
+    ),
+    (
+        "- of which ACK processing (`on_ack_received`)",
+        "quinn_proto::connection::Connection::on_ack_received",
+    ),
+    (
+        "- of which AES-GCM open (ring)",
+        "ring::aead::aes_gcm::open",
+    ),
+    (
+        "UDP reads, one copy per datagram batch (quinn `RecvState::poll_socket`)",
+        "quinn::endpoint::RecvState::poll_socket",
+    ),
+    (
+        "TLS handshakes (rustls `process_new_packets`)",
+        "rustls::conn::ConnectionCore<Data>::process_new_packets",
+    ),
+    (
+        "vfed: accepting connections (incl. their handshakes)",
+        "vfed_relay::relay::Relay::accept::{{closure}}::{{closure}}",
+    ),
+    (
+        "vfed: serving GOP streams (`serve::send_gop`)",
+        "vfed_relay::serve::send_gop::{{closure}}",
+    ),
+    (
+        "vfed: reading upstream GOPs (`pull::read_gop`)",
+        "vfed_relay::pull::read_gop::{{closure}}",
+    ),
+    (
+        "vfed: publishing into the track (`Track::publish`)",
+        "vfed_relay::track::Track::publish",
+    ),
+];
+
 /// Whether valgrind and callgrind_annotate are here.
 pub fn available() -> anyhow::Result<()> {
     for tool in ["valgrind", "callgrind_annotate"] {
@@ -103,7 +164,8 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
         drop(viewers);
         city.finish(Duration::from_secs(120)).await?;
         let _ = county.finish(Duration::from_secs(5)).await;
-        let (total, functions) = annotate(&out)?;
+        let annotated = annotate(&out)?;
+        let total = annotated.total;
         let ir_per_byte = total as f64 / total_bytes.max(1) as f64;
         eprintln!(
             "    {} instructions, {:.0} per delivered byte; delivered {:.1} Mbit/s (real time: {:.1})",
@@ -121,20 +183,60 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
         ));
         section.tables.push(summary(
             &name,
-            total,
+            &annotated,
             total_bytes,
             mbps,
             env.clip.mbps * layout.viewers.iter().sum::<usize>() as f64,
-            &functions,
         ));
     }
     Ok(section)
 }
 
-/// Total Ir and the self cost of each function (merged over files).
-fn annotate(out: &std::path::Path) -> anyhow::Result<(u64, Vec<Cost>)> {
+/// The function table of `callgrind_annotate`, own costs and inclusive.
+fn annotate(out: &std::path::Path) -> anyhow::Result<Annotated> {
+    let own = table(out, false)?;
+    let mut functions: HashMap<String, u64> = HashMap::new();
+    let mut components: HashMap<&'static str, u64> = HashMap::new();
+    for (file, function, ir) in own.1 {
+        *components.entry(component(&file, &function)).or_default() += ir;
+        *functions.entry(function).or_default() += ir;
+    }
+    let mut inclusive: HashMap<String, u64> = HashMap::new();
+    for (_, function, ir) in table(out, true)?.1 {
+        let e = inclusive.entry(function).or_default();
+        *e = (*e).max(ir);
+    }
+    let sorted = |map: HashMap<String, u64>| {
+        let mut v: Vec<Cost> = map
+            .into_iter()
+            .map(|(name, ir)| Cost { name, ir })
+            .collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.ir));
+        v
+    };
+    Ok(Annotated {
+        total: own.0,
+        functions: sorted(functions),
+        components: sorted(
+            components
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        ),
+        inclusive,
+    })
+}
+
+/// Total Ir and the `(file, function, Ir)` entries of one table.
+type Table = (u64, Vec<(String, String, u64)>);
+
+fn table(out: &std::path::Path, inclusive: bool) -> anyhow::Result<Table> {
     let output = Command::new("callgrind_annotate")
-        .args(["--inclusive=no", "--threshold=99.9"])
+        .arg(format!(
+            "--inclusive={}",
+            if inclusive { "yes" } else { "no" }
+        ))
+        .args(["--auto=no", "--threshold=100"])
         .arg(out)
         .output()
         .context("running callgrind_annotate")?;
@@ -145,16 +247,21 @@ fn annotate(out: &std::path::Path) -> anyhow::Result<(u64, Vec<Cost>)> {
     );
     let text = String::from_utf8_lossy(&output.stdout);
     let mut total = 0;
-    let mut by_name: HashMap<String, u64> = HashMap::new();
+    let mut in_table = false;
+    let mut entries = Vec::new();
     for line in text.lines() {
         let line = line.trim();
+        if line.ends_with("file:function") {
+            in_table = true;
+            continue;
+        }
+        // "12,345 (12.34%)  file:function [object]"
         let Some((count, rest)) = line.split_once(' ') else {
             continue;
         };
         let Ok(ir) = count.replace(',', "").parse::<u64>() else {
             continue;
         };
-        // "(12.34%)  file:function [object]"
         let rest = rest.trim_start();
         let rest = rest
             .strip_prefix('(')
@@ -163,79 +270,86 @@ fn annotate(out: &std::path::Path) -> anyhow::Result<(u64, Vec<Cost>)> {
             .trim();
         if rest.starts_with("PROGRAM TOTALS") {
             total = ir;
-            continue;
+        } else if in_table {
+            let (file, function) = split_entry(rest);
+            entries.push((file.to_owned(), function, ir));
         }
-        *by_name.entry(function_name(rest)).or_default() += ir;
     }
     anyhow::ensure!(total > 0, "no PROGRAM TOTALS in the callgrind output");
-    let mut functions: Vec<Cost> = by_name
-        .into_iter()
-        .map(|(name, ir)| Cost { name, ir })
-        .collect();
-    functions.sort_by_key(|f| std::cmp::Reverse(f.ir));
-    Ok((total, functions))
+    Ok((total, entries))
 }
 
-/// `file:function [object]` -> the function, without the Rust hash.
-fn function_name(entry: &str) -> String {
+/// `file:function [object]` -> the file and the function (without the Rust hash).
+fn split_entry(entry: &str) -> (&str, String) {
     let without_object = entry.rsplit_once(" [").map_or(entry, |(f, _)| f).trim_end();
     // The file ends at the first single colon (Rust paths use "::").
     let bytes = without_object.as_bytes();
     let split = (0..bytes.len()).find(|&i| {
         bytes[i] == b':' && bytes.get(i + 1) != Some(&b':') && (i == 0 || bytes[i - 1] != b':')
     });
-    let function = split.map_or(without_object, |i| &without_object[i + 1..]);
+    let (file, function) = split.map_or(("", without_object), |i| {
+        (&without_object[..i], &without_object[i + 1..])
+    });
     // Legacy Rust mangling leaves "::h<16 hex digits>" at the end.
-    match function.rsplit_once("::h") {
+    let function = match function.rsplit_once("::h") {
         Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            head.to_owned()
+            head
         }
-        _ => function.to_owned(),
-    }
+        _ => function,
+    };
+    (file, function.to_owned())
 }
 
-/// The component a function belongs to.
-fn component(function: &str) -> &'static str {
+/// The component an entry belongs to: by its source file when that names a
+/// crate, else by the function's path (inlined code carries the file of
+/// the library function it came from).
+fn component(file: &str, function: &str) -> &'static str {
+    const BY_FILE: [(&str, &str); 9] = [
+        ("/ring-", RING),
+        ("/quinn-proto-", "quinn-proto (QUIC state machine)"),
+        ("/quinn-udp-", QUINN),
+        ("/quinn-", QUINN),
+        ("/rustls-", "rustls (TLS, QUIC packet keys)"),
+        ("/tokio-", TOKIO),
+        ("services/relay/", VFED),
+        ("malloc", ALLOC),
+        ("memmove", MEMCPY),
+    ];
+    const RING: &str = "ring (AES-GCM, header protection, handshake crypto)";
+    const QUINN: &str = "quinn (connection/endpoint drivers, UDP I/O)";
+    const TOKIO: &str = "tokio (scheduler, timers, I/O driver, channels)";
+    const VFED: &str = "vfed relay";
+    const ALLOC: &str = "allocator (malloc/free)";
+    const MEMCPY: &str = "libc memcpy/memmove/memset";
+    if let Some((_, c)) = BY_FILE.iter().find(|(k, _)| file.contains(k)) {
+        return c;
+    }
     let f = function.trim_start_matches('<');
-    let has = |s: &str| f.contains(s);
-    if has("ring_core") || has("aes_") || has("gcm_") || has("chacha") || f.starts_with("ring::") {
-        "ring (AEAD encryption, header protection)"
-    } else if has("memcpy") || has("memmove") || has("memset") || has("memcmp") {
-        "libc memcpy/memmove/memset"
-    } else if has("malloc")
-        || has("free")
-        || has("realloc")
-        || has("calloc")
-        || f.starts_with("alloc::")
-    {
-        "allocator (malloc/free)"
-    } else if f.starts_with("quinn_proto") {
-        "quinn-proto (QUIC state machine)"
-    } else if f.starts_with("quinn_udp") || f.starts_with("quinn::") {
-        "quinn (endpoint/connection drivers, UDP I/O)"
-    } else if f.starts_with("rustls") {
-        "rustls"
-    } else if f.starts_with("tokio") {
-        "tokio (scheduler, timers, I/O driver)"
-    } else if f.starts_with("vfed_") {
-        "vfed (relay, wire)"
-    } else if f.starts_with("bytes") {
-        "bytes"
-    } else if f.starts_with("core::") || f.starts_with("std::") || f.starts_with("hashbrown") {
-        "Rust std/core"
-    } else {
-        "other (libc, loader, ...)"
+    let crate_name = f.split("::").next().unwrap_or_default();
+    match crate_name {
+        "ring" => RING,
+        "quinn_proto" => "quinn-proto (QUIC state machine)",
+        "quinn" | "quinn_udp" => QUINN,
+        "rustls" => "rustls (TLS, QUIC packet keys)",
+        "tokio" => TOKIO,
+        "vfed_relay" | "vfed_bench" => VFED,
+        "alloc" => ALLOC,
+        "bytes" => "bytes",
+        "tracing" | "tracing_core" | "tracing_subscriber" => "tracing",
+        "core" | "std" | "hashbrown" => "Rust core/std",
+        _ if f.contains("mem")
+            && (f.contains("cpy") || f.contains("move") || f.contains("set")) =>
+        {
+            MEMCPY
+        }
+        _ if f.contains("malloc") || f.contains("free") => ALLOC,
+        _ if f.starts_with("ring_core") => RING,
+        _ => "other (libc, kernel entry, loader)",
     }
 }
 
-fn summary(
-    name: &str,
-    total: u64,
-    bytes: u64,
-    mbps: f64,
-    realtime_mbps: f64,
-    functions: &[Cost],
-) -> String {
+fn summary(name: &str, a: &Annotated, bytes: u64, mbps: f64, realtime_mbps: f64) -> String {
+    let total = a.total;
     let pct = |ir: u64| ir as f64 * 100.0 / total as f64;
     let mut out = String::new();
     let _ = writeln!(
@@ -247,18 +361,20 @@ fn summary(
         mbps,
         realtime_mbps
     );
-    let mut components: HashMap<&str, u64> = HashMap::new();
-    for f in functions {
-        *components.entry(component(&f.name)).or_default() += f.ir;
-    }
-    let mut components: Vec<(&str, u64)> = components.into_iter().collect();
-    components.sort_by_key(|c| std::cmp::Reverse(c.1));
     out.push_str("| component | share of instructions |\n|---|---:|\n");
-    for (c, ir) in &components {
-        let _ = writeln!(out, "| {c} | {:.1}% |", pct(*ir));
+    for c in &a.components {
+        let _ = writeln!(out, "| {} | {:.1}% |", c.name, pct(c.ir));
+    }
+    out.push_str(
+        "\n| where it goes (inclusive; rows overlap) | share of instructions |\n|---|---:|\n",
+    );
+    for (label, function) in PATHS {
+        if let Some(ir) = a.inclusive.get(function) {
+            let _ = writeln!(out, "| {label} | {:.1}% |", pct(*ir));
+        }
     }
     out.push_str("\n| top functions (self) | share |\n|---|---:|\n");
-    for f in functions.iter().take(20) {
+    for f in a.functions.iter().take(20) {
         let name: String = f.name.chars().take(140).collect();
         let _ = writeln!(
             out,

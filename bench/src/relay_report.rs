@@ -415,7 +415,7 @@ See bench/README.md.";
 fn detail_table(sizes: &Sizes, runs: &[RunResult]) -> String {
     let mut out = String::from(
         "Every case (medians over runs):\n\n\
-         | case | system | relay CPU % (sys share) | egress Mbit/s | Gbit/s per core | % core per Mbit/s | RSS MiB (before viewers) | hop p50 / p99 ms | ingest->viewer p50 / p99 ms | GOPs cut / viewers playing | settled | source CPU % | viewers' process cores | machine busy % |\n\
+         | case | system | relay CPU % (sys share) | egress Mbit/s | Gbit/s per core | % core per Mbit/s | RSS MiB (before viewers) | hop p50 / p99 ms | ingest->viewer p50 / p99 ms | GOPs cut / viewers playing | settled | source CPU % | benchmark process cores (vfed viewers, probes) | machine busy % |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut line = |case: String, system: &str, ws: Vec<&Window>| {
