@@ -40,10 +40,8 @@ pub struct Viewers {
 }
 
 fn stop_record(view: &View, reason: &str) -> AuditRecord {
-    AuditRecord::new(view.actor.clone(), "live.view.stop", view.stream.clone())
-        .with_purpose(view.basis.purpose.clone())
-        .with_destination("quic")
-        .with_details(serde_json::json!({"grant_id": view.basis.grant_id, "reason": reason}))
+    view.basis
+        .stop_record(&view.actor, &view.stream, "quic", reason)
 }
 
 impl Viewers {
@@ -139,15 +137,7 @@ impl SubscriberPolicy for Viewers {
                     }
                 };
                 if let Some(basis) = started {
-                    self.record(
-                        AuditRecord::new(actor, "live.view.start", stream)
-                            .with_purpose(basis.purpose.clone())
-                            .with_destination("quic")
-                            .with_details(serde_json::json!({
-                                "grant_id": basis.grant_id,
-                                "valid_to_unix": basis.valid_to_unix,
-                            })),
-                    );
+                    self.record(basis.start_record(&actor, &stream, "quic"));
                 }
                 Ok(())
             }

@@ -14,7 +14,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vfed_audit::AuditRecord;
 
 use crate::gate::{Denial, Gate};
 use crate::principal::Principal;
@@ -147,13 +146,9 @@ impl HttpGuard {
 
     async fn record_stop(&self, view: &View, reason: &str) {
         tracing::info!(actor = %view.principal.actor(), stream = %view.stream, reason, "live view stopped");
-        let record = AuditRecord::new(view.principal.actor(), "live.view.stop", &view.stream)
-            .with_purpose(view.basis.purpose.clone())
-            .with_destination("hls")
-            .with_details(serde_json::json!({
-                "grant_id": view.basis.grant_id,
-                "reason": reason,
-            }));
+        let record = view
+            .basis
+            .stop_record(&view.principal.actor(), &view.stream, "hls", reason);
         self.gate.audit.record(record).await;
     }
 
@@ -228,13 +223,7 @@ impl HttpGuard {
                 };
                 if started {
                     tracing::info!(actor = %principal.actor(), %stream, "live view started");
-                    let record = AuditRecord::new(principal.actor(), "live.view.start", &stream)
-                        .with_purpose(basis.purpose.clone())
-                        .with_destination("hls")
-                        .with_details(serde_json::json!({
-                            "grant_id": basis.grant_id,
-                            "valid_to_unix": basis.valid_to_unix,
-                        }));
+                    let record = basis.start_record(&principal.actor(), &stream, "hls");
                     self.gate.audit.record(record).await;
                 }
                 Ok(())

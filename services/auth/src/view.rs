@@ -3,6 +3,8 @@
 //! every QUIC subscription; the sharing service implements it from its
 //! grants.
 
+use vfed_audit::AuditRecord;
+
 use crate::principal::Principal;
 
 /// On what basis a view is allowed: recorded with the view's audit entries.
@@ -25,6 +27,35 @@ impl ViewBasis {
             purpose: String::new(),
             valid_to_unix: None,
         }
+    }
+
+    /// The audit record of a view starting on this basis (R14.5);
+    /// `destination` is the egress (`hls`, `quic`).
+    pub fn start_record(&self, actor: &str, stream: &str, destination: &str) -> AuditRecord {
+        AuditRecord::new(actor, "live.view.start", stream)
+            .with_purpose(self.purpose.clone())
+            .with_destination(destination)
+            .with_details(serde_json::json!({
+                "grant_id": self.grant_id,
+                "valid_to_unix": self.valid_to_unix,
+            }))
+    }
+
+    /// The audit record of a view on this basis stopping, and why.
+    pub fn stop_record(
+        &self,
+        actor: &str,
+        stream: &str,
+        destination: &str,
+        reason: &str,
+    ) -> AuditRecord {
+        AuditRecord::new(actor, "live.view.stop", stream)
+            .with_purpose(self.purpose.clone())
+            .with_destination(destination)
+            .with_details(serde_json::json!({
+                "grant_id": self.grant_id,
+                "reason": reason,
+            }))
     }
 }
 
