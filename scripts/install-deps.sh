@@ -16,6 +16,7 @@ profile=${1:-test}
 # `dpkg -s` says it is installed ("-" = check dpkg only).
 build_deps=(
   "protobuf-compiler:protoc"
+  "libprotobuf-dev:-"
 )
 # Rust links with the system C toolchain and ring compiles C: only checked
 # (and installed) when no C compiler is there at all.
