@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages vfed needs, only those that are missing.
+# Installs the Debian packages vfed needs, only those that are missing. On a
+# fresh Debian 12 (even a minbase root) Rust is the one thing to bring yourself;
+# scripts/fresh-check.sh proves this list complete (CI runs it).
 #
-#   scripts/install-deps.sh build   what building needs (protoc: the protos and
-#                                   etcd-client's build script compile .proto files)
-#   scripts/install-deps.sh test    everything the tests need (the default)
+#   scripts/install-deps.sh build   what building needs: protoc and the well-known
+#                                   .proto files (vfed-proto and etcd-client's build
+#                                   scripts), a C toolchain (ring), make, CA roots
+#   scripts/install-deps.sh test    and everything the tests need (the default)
 #
 # Silent when everything is present. As root: one `apt-get update`, then one
 # `apt-get install -y --no-install-recommends` of exactly the missing packages.
@@ -16,7 +19,11 @@ profile=${1:-test}
 # `dpkg -s` says it is installed ("-" = check dpkg only).
 build_deps=(
   "protobuf-compiler:protoc"
+  # google/protobuf/*.proto, imported by etcd-client's protos.
   "libprotobuf-dev:-"
+  # TLS roots for cargo's downloads from crates.io.
+  "ca-certificates:-"
+  "make:make"
 )
 # Rust links with the system C toolchain and ring compiles C: only checked
 # (and installed) when no C compiler is there at all.
@@ -26,6 +33,9 @@ toolchain_deps=(
 )
 test_deps=(
   "pkg-config:pkg-config"
+  # kill(1) (the harness stops peers with it) and curl (live media diagnostics).
+  "procps:-"
+  "curl:curl"
   # The store tests and the etcd-backed node tests start a real etcd.
   "etcd-server:etcd"
   "etcd-client:etcdctl"
@@ -38,6 +48,8 @@ test_deps=(
   "gstreamer1.0-plugins-ugly:-"
   "gstreamer1.0-rtsp:-"
   "gir1.2-gst-rtsp-server-1.0:-"
+  # The peers run with /usr/bin/python3 (the python3 first on PATH may lack gi).
+  "python3:-"
   "python3-gi:-"
   "ffmpeg:ffprobe"
 )
@@ -46,7 +58,7 @@ case "$profile" in
   build) wanted=("${build_deps[@]}") ;;
   test) wanted=("${build_deps[@]}" "${test_deps[@]}") ;;
   -h | --help)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 0
     ;;
   *)
