@@ -94,12 +94,12 @@ mounts_under_root() {
   findmnt -rn -o TARGET | awk -v r="$root" '$0 == r || index($0, r "/") == 1' | sort -r
 }
 cleanup() {
-  local status=$? pid target left
+  local status=$? proc target left
   trap - EXIT INT TERM
   set +e
   # Whatever runs inside the root was started by this script (a peer, dpkg).
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-    [[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$root" ]] && kill -9 "$pid" 2>/dev/null
+  for proc in /proc/[0-9]*; do
+    [[ $(readlink "$proc/root" 2>/dev/null) == "$root" ]] && kill -9 "${proc#/proc/}" 2>/dev/null
   done
   for target in $(mounts_under_root); do
     umount "$target" 2>/dev/null || { sleep 1 && umount "$target"; } || umount -l "$target"
@@ -214,6 +214,7 @@ check_pieces() {
 # The test camera serves H.264 and H.265 that ffprobe decodes (all inside the root).
 check_camera() {
   local log=$logs/camera-$1.log
+  # shellcheck disable=SC2016 # expanded inside the root
   in_root bash -c '
     /usr/bin/python3 /src/tests/peers/rtsp_camera.py --port 0 >/tmp/camera.out 2>/tmp/camera.err &
     camera=$!
@@ -292,7 +293,8 @@ if [[ -n $control ]]; then
   grep -vE "^[[:space:]]*\"$control:" "$install_deps" >"$root/tmp/install-deps-control.sh" || true
   cmp -s "$install_deps" "$root/tmp/install-deps-control.sh" &&
     die "--control $control: no entry \"$control:...\" in $install_deps"
-  fresh_machine /tmp/install-deps-control.sh "control (without $control)"
+  step "control: the same check without $control in install-deps.sh"
+  fresh_machine /tmp/install-deps-control.sh control
   report_missing
   named=
   for line in "${missing[@]}"; do
