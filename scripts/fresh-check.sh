@@ -54,6 +54,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+if [[ -n $control ]] && ! grep -qE "^[[:space:]]*\"$control:" "$install_deps"; then
+  die "--control $control: no entry \"$control:...\" in $install_deps"
+fi
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot and bind mounts)"
 for tool in chroot findmnt mount umount; do
   command -v "$tool" >/dev/null || die "'$tool' not found"
@@ -248,7 +251,7 @@ compile() {
     return 0
   while IFS='|' read -r package pattern; do
     if grep -qE "$pattern" "$log"; then
-      missing+=("$package: cargo check $* says: $(grep -m1 -oE "$pattern" "$log")")
+      missing+=("$package: cargo check $* says: $(grep -m1 -oE "$pattern" "$log" | sed -n 1p)")
       named=1
     fi
   done <<<"$hints"
@@ -290,9 +293,7 @@ report_missing() {
 
 cp "$install_deps" "$root/tmp/install-deps.sh"
 if [[ -n $control ]]; then
-  grep -vE "^[[:space:]]*\"$control:" "$install_deps" >"$root/tmp/install-deps-control.sh" || true
-  cmp -s "$install_deps" "$root/tmp/install-deps-control.sh" &&
-    die "--control $control: no entry \"$control:...\" in $install_deps"
+  grep -vE "^[[:space:]]*\"$control:" "$install_deps" >"$root/tmp/install-deps-control.sh"
   step "control: the same check without $control in install-deps.sh"
   fresh_machine /tmp/install-deps-control.sh control
   report_missing
