@@ -105,9 +105,9 @@ mod tests {
         assert!(device_id("54050200001320000001").is_ok());
         assert!(device_id("5405020000132000000").is_err());
         assert!(device_id("5405020000132000000x").is_err());
-        let e = device_id("123").unwrap_err();
+        let e = device_id("123").expect_err("too short");
         assert!(e.contains("20 digits (GB/T 28181)"), "{e}");
-        let e = device_id("54050200002000000001").unwrap_err();
+        let e = device_id("54050200002000000001").expect_err("a platform code");
         assert!(e.contains("type code 200 is not a device type"), "{e}");
         assert_eq!(
             stream_key("54050200001320000001").as_deref(),
