@@ -19,7 +19,9 @@ export CARGO
 help: ## List the targets
 	@echo "vfed make targets (CARGO=$(CARGO)):"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  %-8s %s\n", $$1, $$2 }'
-	@echo "Examples: make run ARGS='--reset'   make bench ARGS='--help'"
+	@echo "Variables: DEMO_DIR=$(DEMO_DIR) (the demo's data, for run and clean; vfedctl --demo DEMO_DIR)"
+	@echo "           ARGS (extra arguments to vfed demo or vfed-bench), CARGO, TEST_LOG=$(TEST_LOG)"
+	@echo "Examples: make run ARGS='--reset'   make run DEMO_DIR=/tmp/vfed   make bench ARGS='--help'"
 
 deps: ## Install the Debian packages the tests need (apt-get, as root; quiet if present)
 	@scripts/install-deps.sh test
@@ -30,7 +32,7 @@ build-deps:
 build: build-deps ## Build vfed and vfedctl (release)
 	$(CARGO) build --release --bin vfed --bin vfedctl
 
-run: build ## Run the demo city (540500 + Naidong 540502 + Zhanang 540521) in ./vfed-demo
+run: build ## Run the demo city (540500 + Naidong 540502 + Zhanang 540521) in DEMO_DIR
 	$(CARGO) run --release --bin vfed -- demo --data-dir $(DEMO_DIR) $(ARGS)
 
 # Every test of every crate, with their own etcd servers (started by the
@@ -62,6 +64,6 @@ fmt: ## Format the code
 bench: build-deps ## Run the benchmarks (vfed-bench; pass options with ARGS=...)
 	$(CARGO) run --release -p vfed-bench -- $(ARGS)
 
-clean: ## Remove build output and the demo data directory
+clean: ## Remove build output and the demo data directory (DEMO_DIR)
 	$(CARGO) clean
 	rm -rf $(DEMO_DIR)

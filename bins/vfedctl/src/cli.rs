@@ -29,15 +29,19 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success
   1  the server refused the request (message printed verbatim)
-  2  usage error (bad flag, bad --file, missing connection settings)
-  3  connection or TLS failure (the TLS reason is printed)
+  2  usage error (bad flag, bad --file, missing connection settings, a --ca/--cert/--key
+     file that cannot be read)
+  3  connection or TLS failure (the TLS reason is printed), also when the connection
+     breaks after the request was sent (it may or may not have taken effect)
   4  `audit verify`: the audit log was tampered with (first bad entry named)
+  5  the stored login for the node has expired: log in again (`vfedctl login NAME`),
+     log out (`vfedctl logout`) or pass --as-certificate to act as the certificate
 
 Examples:
   vfedctl --demo /tmp/vfed devices list
   vfedctl --demo /tmp/vfed --node naidong catalog tree
-  vfedctl --endpoint https://10.0.0.5:7400 --ca ca.pem --cert me.pem --key me.key nodes list
-  VFEDCTL_ENDPOINT=https://10.0.0.5:7400 vfedctl -o json devices show 54050200001320000001
+  vfedctl --endpoint https://10.0.0.5:7100 --ca ca.pem --cert me.pem --key me.key nodes list
+  VFEDCTL_ENDPOINT=https://10.0.0.5:7100 vfedctl -o json devices show 54050200001320000001
   vfedctl --demo /tmp/vfed streams list
   vfedctl --demo /tmp/vfed watch 54050200001320000001 -o - | ffplay -";
 
@@ -66,7 +70,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connection and output")]
 pub struct GlobalArgs {
-    /// gRPC endpoint of the node, e.g. https://127.0.0.1:40001.
+    /// gRPC endpoint of the node, e.g. https://127.0.0.1:7100 (the node's listen.grpc).
     #[arg(long, env = "VFEDCTL_ENDPOINT", global = true, value_name = "URL")]
     pub endpoint: Option<String>,
 
@@ -89,7 +93,10 @@ pub struct GlobalArgs {
 
     /// Demo node to talk to: node ID, level (city, county...) or a unique
     /// part of its name. Default: the top-level node. Its identity is pinned.
-    #[arg(long, global = true, requires = "demo", value_name = "NODE")]
+    // Not `requires = "demo"`: clap checks that per command level, so
+    // `vfedctl --demo DIR devices list --node X` would fail; `commands::run`
+    // checks it instead.
+    #[arg(long, global = true, value_name = "NODE")]
     pub node: Option<String>,
 
     /// Require the server to present this node identity (20-digit node ID);
@@ -103,7 +110,8 @@ pub struct GlobalArgs {
     pub output: Option<OutputArg>,
 
     /// Bearer token to act with (default: the stored login for the node,
-    /// see `vfedctl login`; without one the client certificate's account acts).
+    /// see `vfedctl login`; without one the client certificate's account
+    /// acts; an expired one is refused, see --as-certificate).
     #[arg(
         long,
         env = "VFEDCTL_TOKEN",
@@ -112,6 +120,11 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+
+    /// Act as the client certificate's account, ignoring any stored login
+    /// for the node (without it an expired stored login is refused, exit 5).
+    #[arg(long, global = true, conflicts_with = "token")]
+    pub as_certificate: bool,
 
     /// Time limit of the connection and of each call, e.g. 10s, 1m, 500ms.
     #[arg(long, global = true, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]

@@ -38,6 +38,17 @@ pub struct StoredContext {
     pub expires_unix: i64,
 }
 
+/// What [`Credentials::login_for`] found for a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredLogin<'a> {
+    /// A login whose token is still valid.
+    Fresh(&'a StoredContext),
+    /// Only a login whose token has expired.
+    Expired(&'a StoredContext),
+    /// No login for the node.
+    None,
+}
+
 /// The whole file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
@@ -134,6 +145,28 @@ impl Credentials {
             })
     }
 
+    /// The stored login for `endpoint`: a fresh one ([`Credentials::for_endpoint`]),
+    /// else the expired one that would have been used (the current
+    /// context's, else the latest to expire), else none.
+    pub fn login_for(&self, endpoint: &str) -> StoredLogin<'_> {
+        if let Some(context) = self.for_endpoint(endpoint).filter(|c| c.is_fresh()) {
+            return StoredLogin::Fresh(context);
+        }
+        let expired = self
+            .current()
+            .filter(|c| c.endpoint == endpoint && !c.token.is_empty())
+            .or_else(|| {
+                self.contexts
+                    .iter()
+                    .filter(|c| c.endpoint == endpoint && !c.token.is_empty())
+                    .max_by_key(|c| c.expires_unix)
+            });
+        match expired {
+            Some(context) => StoredLogin::Expired(context),
+            None => StoredLogin::None,
+        }
+    }
+
     /// Adds or replaces `context` and makes it current.
     pub fn upsert(&mut self, context: StoredContext) {
         self.current_context.clone_from(&context.name);
@@ -171,5 +204,17 @@ mod tests {
         assert_eq!(c.current_context, "a");
         assert_eq!(c.contexts.len(), 2);
         assert!(!c.current().unwrap().is_fresh());
+    }
+
+    #[test]
+    fn an_expired_login_is_reported_not_skipped() {
+        let mut c = Credentials::default();
+        c.upsert(ctx("old", "https://x", 1));
+        assert!(matches!(c.login_for("https://x"), StoredLogin::Expired(e) if e.name == "old"));
+        assert_eq!(c.login_for("https://y"), StoredLogin::None);
+        c.upsert(ctx("new", "https://x", i64::MAX));
+        assert!(matches!(c.login_for("https://x"), StoredLogin::Fresh(f) if f.name == "new"));
+        c.upsert(ctx("elsewhere", "https://y", i64::MAX));
+        assert!(matches!(c.login_for("https://x"), StoredLogin::Fresh(f) if f.name == "new"));
     }
 }

@@ -2,9 +2,16 @@
 //!
 //! * 1: the server refused the request (a gRPC status); its message is
 //!   printed verbatim, it names the field, rule and requirement (e.g. R7);
-//! * 2: usage error (bad flags, bad `--file`, missing connection settings);
-//! * 3: connection or TLS failure (the TLS reason is printed);
-//! * 4: `audit verify` found the log tampered with (the first bad entry is named).
+//! * 2: usage error (bad flags, bad `--file`, missing connection settings,
+//!   an unreadable `--ca/--cert/--key` file);
+//! * 3: connection or TLS failure (the TLS reason is printed), also after
+//!   the request was sent;
+//! * 4: `audit verify` found the log tampered with (the first bad entry is named);
+//! * 5: the stored login for the node has expired (whose, when, and how to
+//!   log in again, log out or act as the certificate are printed).
+//!
+//! Every message passes through [`crate::redact::secrets`]: no token is
+//! ever printed.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -19,6 +26,8 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CONNECT: u8 = 3;
 /// Exit code of an audit log that fails verification (R18.6).
 pub const EXIT_TAMPERED: u8 = 4;
+/// Exit code of an expired stored login (no silent fallback to the certificate).
+pub const EXIT_LOGIN_EXPIRED: u8 = 5;
 
 /// A usage error detected after argument parsing (exit code 2).
 #[derive(Debug)]
@@ -56,6 +65,38 @@ impl fmt::Display for TamperedError {
 
 impl std::error::Error for TamperedError {}
 
+/// The stored login for the node has expired (exit code 5): vfedctl does
+/// not fall back to the client certificate's identity unless asked to
+/// (`--as-certificate`), so a person never acts as the tool unawares.
+#[derive(Debug)]
+pub struct LoginExpired {
+    /// The account logged in.
+    pub user: String,
+    /// The stored context (`<user>@<node>`).
+    pub context: String,
+    /// When its token expired, Unix seconds.
+    pub expired_unix: i64,
+}
+
+impl fmt::Display for LoginExpired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = crate::timefmt::now_ms();
+        write!(
+            f,
+            "the stored login of {user} ({context}) expired at {at} ({ago}); \
+             log in again with `vfedctl login {user}` or forget it with `vfedctl logout` \
+             (with the same --demo/--endpoint flags), or pass --as-certificate to act as \
+             the client certificate's account instead",
+            user = self.user,
+            context = self.context,
+            at = crate::timefmt::unix_seconds(self.expired_unix),
+            ago = crate::timefmt::ago(self.expired_unix.saturating_mul(1000), now),
+        )
+    }
+}
+
+impl std::error::Error for LoginExpired {}
+
 /// A usage error as an [`anyhow::Error`].
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
@@ -76,6 +117,9 @@ pub fn classify(error: &anyhow::Error) -> (u8, String) {
         if cause.is::<TamperedError>() {
             return (EXIT_TAMPERED, format!("{error:#}"));
         }
+        if cause.is::<LoginExpired>() {
+            return (EXIT_LOGIN_EXPIRED, format!("{error:#}"));
+        }
         if let Some(pki) = cause.downcast_ref::<vfed_pki::PkiError>() {
             let code = match pki {
                 vfed_pki::PkiError::InvalidEndpoint { .. }
@@ -94,8 +138,34 @@ fn classify_status(status: &tonic::Status) -> (u8, String) {
     } else {
         status.message().to_owned()
     };
+    // A status decoded from the server's answer carries no source; one made
+    // here from a transport error (the connection broke after the request
+    // was sent, an HTTP/2 reset...) does: that is a connection failure.
+    if let Some(source) = std::error::Error::source(status) {
+        let mut reason = source.to_string();
+        let mut next = source.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !reason.contains(&text) {
+                reason = format!("{reason}: {text}");
+            }
+            next = cause.source();
+        }
+        let detail = if reason == message || message.contains(&reason) {
+            message
+        } else {
+            format!("{message}: {reason}")
+        };
+        return (
+            EXIT_CONNECT,
+            format!(
+                "the connection failed after the request was sent ({detail}); \
+                 it may or may not have taken effect"
+            ),
+        );
+    }
     match status.code() {
-        // Transport failures surface as UNAVAILABLE.
+        // The server (or a proxy) says it cannot serve now.
         Code::Unavailable => (EXIT_CONNECT, format!("server unavailable: {message}")),
         _ => (EXIT_REFUSED, message),
     }
@@ -104,7 +174,7 @@ fn classify_status(status: &tonic::Status) -> (u8, String) {
 /// Prints `error: <message>` to stderr and returns the matching exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     let (code, message) = classify(error);
-    eprintln!("error: {message}");
+    eprintln!("error: {}", crate::redact::secrets(&message));
     ExitCode::from(code)
 }
 
@@ -134,6 +204,13 @@ mod tests {
         assert_eq!(classify(&e), (EXIT_CONNECT, "connecting: tls".to_owned()));
         let e = anyhow::Error::from(tonic::Status::unavailable("refused"));
         assert_eq!(classify(&e).0, EXIT_CONNECT);
+        // A transport error after the request was sent (status with a source).
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = anyhow::Error::from(tonic::Status::from_error(Box::new(broken)));
+        let (code, message) = classify(&e);
+        assert_eq!(code, EXIT_CONNECT, "{message}");
+        assert!(message.contains("after the request was sent"), "{message}");
+        assert!(message.contains("reset by peer"), "{message}");
         let e: anyhow::Error = Err::<(), _>(std::fmt::Error)
             .context("other")
             .err()

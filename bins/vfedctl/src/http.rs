@@ -38,7 +38,7 @@ impl BaseUrl {
             ));
         } else {
             return Err(format!(
-                "{input:?} is not an http:// URL (e.g. http://127.0.0.1:40002)"
+                "{input:?} is not an http:// URL (e.g. http://127.0.0.1:7180)"
             ));
         };
         let (host_port, prefix) = match rest.find('/') {
@@ -71,8 +71,10 @@ impl BaseUrl {
     }
 
     /// The full URL of `path` (which starts with `/`), for messages.
+    /// Any token in its query is masked.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}{path}", self.host_header, self.prefix)
+        crate::redact::secrets(&format!("http://{}{}{path}", self.host_header, self.prefix))
+            .into_owned()
     }
 }
 
@@ -97,8 +99,7 @@ impl Response {
 /// GETs `base + path` within `timeout` (connect, send and receive).
 /// Connection problems are [`ConnectError`]s (exit 3).
 pub async fn get(base: &BaseUrl, path: &str, timeout: Duration) -> anyhow::Result<Response> {
-    // Errors name the URL without its query: it may carry a token.
-    let url = base.url(path.split_once('?').map_or(path, |(p, _)| p));
+    let url = base.url(path);
     match tokio::time::timeout(timeout, exchange(base, path)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(ConnectError(format!("GET {url}: {e}")).into()),

@@ -4,7 +4,8 @@
 //! or `--demo DIR [--node ...]`) and prints tables (default) or JSON (`-o json`).
 //!
 //! Exit codes: 0 success, 1 refused by the server (its message is printed
-//! verbatim), 2 usage error, 3 connection or TLS failure.
+//! verbatim), 2 usage error, 3 connection or TLS failure, 4 tampered audit
+//! log, 5 expired stored login (see `exit`).
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -15,6 +16,7 @@ mod enums;
 mod exit;
 mod http;
 mod output;
+mod redact;
 mod render;
 mod session;
 mod spec;

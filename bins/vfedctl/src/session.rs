@@ -16,9 +16,9 @@ use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::relay::v1::streams_client::StreamsClient;
 
 use crate::cli::GlobalArgs;
-use crate::credentials::{Credentials, StoredContext};
+use crate::credentials::{Credentials, StoredContext, StoredLogin};
 use crate::demo_file::DemoFile;
-use crate::exit::{ConnectError, usage};
+use crate::exit::{ConnectError, LoginExpired, usage};
 use crate::output::{Format, OutputArg};
 
 /// Where and how to connect.
@@ -36,6 +36,8 @@ pub struct Target {
     pub server_id: Option<String>,
     /// HTTP (HLS) endpoint, when known (demo.json or a stored login).
     pub http_endpoint: Option<String>,
+    /// Where the settings came from, to name it when a file is unreadable.
+    pub origin: String,
 }
 
 /// Adds the person's token, if any, to every call.
@@ -129,7 +131,11 @@ impl Session {
                 key: demo.client.key.clone(),
                 server_id: Some(g.server_id.clone().unwrap_or_else(|| node.id.clone())),
                 http_endpoint: node.http_endpoint.clone().filter(|u| !u.is_empty()),
+                origin: format!("{}", dir.join("demo.json").display()),
             });
+        }
+        if let Some(endpoint) = &g.endpoint {
+            check_endpoint(endpoint)?;
         }
         let Some(endpoint) = g.endpoint.clone() else {
             if let Some(context) = self.stored().current() {
@@ -140,6 +146,7 @@ impl Session {
                     key: context.key.clone(),
                     server_id: g.server_id.clone().or_else(|| context.server_id.clone()),
                     http_endpoint: context.http_endpoint.clone(),
+                    origin: format!("stored login {}", context.name),
                 });
             }
             return Err(usage(
@@ -159,6 +166,7 @@ impl Session {
                 key: key.clone(),
                 server_id: g.server_id.clone(),
                 http_endpoint: None,
+                origin: "flags".to_owned(),
             }),
             _ => Err(usage(format!(
                 "mutual TLS needs {} (or VFEDCTL_CA, VFEDCTL_CERT, VFEDCTL_KEY)",
@@ -179,20 +187,37 @@ impl Session {
         self.stored().for_endpoint(&target.endpoint).cloned()
     }
 
-    /// The token to act with: `--token`/`VFEDCTL_TOKEN`, else a fresh stored
-    /// login for the target node.
-    pub fn token(&self) -> Option<String> {
+    /// The token to act with: `--token`/`VFEDCTL_TOKEN`; none with
+    /// `--as-certificate`; else the stored login for the target node. An
+    /// expired stored login is refused ([`LoginExpired`], exit 5) rather
+    /// than silently replaced by the client certificate's account.
+    pub fn token(&self) -> anyhow::Result<Option<String>> {
         if let Some(token) = self.globals.token.clone().filter(|t| !t.is_empty()) {
-            return Some(token);
+            crate::redact::remember(&token);
+            return Ok(Some(token));
         }
-        self.stored_login()
-            .filter(StoredContext::is_fresh)
-            .map(|c| c.token)
+        if self.globals.as_certificate {
+            return Ok(None);
+        }
+        let target = self.target()?;
+        match self.stored().login_for(&target.endpoint) {
+            StoredLogin::Fresh(context) => {
+                crate::redact::remember(&context.token);
+                Ok(Some(context.token.clone()))
+            }
+            StoredLogin::Expired(context) => Err(LoginExpired {
+                user: context.user.clone(),
+                context: context.name.clone(),
+                expired_unix: context.expires_unix,
+            }
+            .into()),
+            StoredLogin::None => Ok(None),
+        }
     }
 
     /// The channel to the node with the person's token on every call.
     pub async fn channel(&self) -> anyhow::Result<NodeChannel> {
-        let credentials = match self.token() {
+        let credentials = match self.token()? {
             Some(token) => Some(
                 format!("Bearer {token}")
                     .parse()
@@ -203,6 +228,15 @@ impl Session {
         Ok(InterceptedService::new(
             self.tls_channel().await?,
             CallCredentials(credentials),
+        ))
+    }
+
+    /// The channel to the node as the client certificate's account, whatever
+    /// login is stored (`login` itself: a person logs in over it).
+    pub async fn certificate_channel(&self) -> anyhow::Result<NodeChannel> {
+        Ok(InterceptedService::new(
+            self.tls_channel().await?,
+            CallCredentials(None),
         ))
     }
 
@@ -258,6 +292,19 @@ impl Session {
 /// Loads the TLS material and connects eagerly, so TLS problems are
 /// reported with their reason.
 async fn connect(target: &Target, timeout: Duration) -> anyhow::Result<Channel> {
+    for (flag, path) in [
+        ("--ca", &target.ca),
+        ("--cert", &target.cert),
+        ("--key", &target.key),
+    ] {
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(usage(format!(
+                "{flag} {} (from {}): cannot read: {e}",
+                path.display(),
+                target.origin
+            )));
+        }
+    }
     let material = TlsMaterial::load(&target.ca, &target.cert, &target.key)
         .map_err(|e| ConnectError(format!("cannot load TLS material: {e}")))?;
     let expect = match &target.server_id {
@@ -270,6 +317,13 @@ async fn connect(target: &Target, timeout: Duration) -> anyhow::Result<Channel> 
         .map_err(|e| ConnectError(format!("cannot build the TLS client configuration: {e}")))?;
     match tokio::time::timeout(timeout, vfed_pki::connect(&target.endpoint, config)).await {
         Ok(Ok(channel)) => Ok(channel),
+        Ok(Err(e)) if answered_in_plain_http(&e) => Err(ConnectError(format!(
+            "{e}\nhint: {} answers in plain HTTP: it looks like the node's HTTP port \
+             (listen.http, default 7180: /live, /metrics). --endpoint takes the gRPC \
+             port (listen.grpc, default 7100), e.g. https://127.0.0.1:7100",
+            target.endpoint
+        ))
+        .into()),
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(ConnectError(format!(
             "cannot connect to {}: no TLS session within {}",
@@ -278,4 +332,24 @@ async fn connect(target: &Target, timeout: Duration) -> anyhow::Result<Channel> 
         ))
         .into()),
     }
+}
+
+/// Refuses `http://` endpoints with a hint: vfedctl speaks gRPC over mutual
+/// TLS, and `http://` usually means the node's HTTP port was copied.
+fn check_endpoint(endpoint: &str) -> anyhow::Result<()> {
+    if endpoint.trim().to_ascii_lowercase().starts_with("http://") {
+        return Err(usage(format!(
+            "--endpoint {endpoint}: vfedctl talks gRPC over mutual TLS, so the endpoint is \
+             https://HOST:PORT of the node's gRPC listener (listen.grpc, default 7100), \
+             e.g. https://127.0.0.1:7100; http:// is the node's HTTP port (listen.http, \
+             default 7180), which only `watch --http` uses"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a TLS handshake failed because the peer answered in plain HTTP
+/// (rustls reads an HTTP response as a record of an invalid content type).
+fn answered_in_plain_http(error: &vfed_pki::PkiError) -> bool {
+    matches!(error, vfed_pki::PkiError::Connect { reason, .. } if reason.contains("InvalidContentType"))
 }

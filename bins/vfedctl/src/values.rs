@@ -56,14 +56,15 @@ pub fn node_id(input: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A device ID: 20 ASCII digits (GB/T 28181 code).
+/// A device ID, checked as the registry checks it (R4): a 20-digit GB/T
+/// 28181 code whose type digits (11-13) name a front-end device (111-199).
+/// Every verb that takes a device ID parses it with this, so `devices show
+/// 123` and `watch 123` fail the same way, before any request is sent.
 pub fn device_id(input: &str) -> Result<String, String> {
     let id = input.trim();
-    if id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(id.to_owned())
-    } else {
-        Err(format!("expected a 20-digit device ID, got {input:?}"))
-    }
+    vfed_gbcode::GbCode::parse_device(id)
+        .map(|code| code.as_str().to_owned())
+        .map_err(|e| format!("{e} (R4)"))
 }
 
 /// The stream profiles a device offers.
@@ -104,6 +105,10 @@ mod tests {
         assert!(device_id("54050200001320000001").is_ok());
         assert!(device_id("5405020000132000000").is_err());
         assert!(device_id("5405020000132000000x").is_err());
+        let e = device_id("123").expect_err("too short");
+        assert!(e.contains("20 digits (GB/T 28181)"), "{e}");
+        let e = device_id("54050200002000000001").expect_err("a platform code");
+        assert!(e.contains("type code 200 is not a device type"), "{e}");
         assert_eq!(
             stream_key("54050200001320000001").as_deref(),
             Ok("54050200001320000001/main")

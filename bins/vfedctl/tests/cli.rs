@@ -403,7 +403,7 @@ fn unreachable_node_exits_3() {
 }
 
 #[test]
-fn unreadable_tls_material_exits_3() {
+fn unreadable_tls_material_is_a_usage_error_naming_the_flag() {
     let o = vfedctl(&[
         "--endpoint",
         "https://127.0.0.1:1",
@@ -416,8 +416,12 @@ fn unreadable_tls_material_exits_3() {
         "nodes",
         "info",
     ]);
-    assert_exit(&o, 3);
-    assert!(stderr(&o).contains("TLS material"), "{}", stderr(&o));
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("--ca /nonexistent/ca.pem (from flags): cannot read"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -66,7 +66,9 @@ pub async fn serve(
     let mut builder = tonic::transport::Server::builder()
         .trace_fn(vfed_telemetry::propagation::server_span)
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
-        .layer(auth);
+        .layer(auth)
+        // Inside the auth layer: sees the caller's span, not the gate's refusals.
+        .layer(crate::call_log::CallLogLayer);
     let mut router = builder
         .add_service(health)
         .add_service(AccountsServer::new(services.accounts))

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod audit_sink;
+mod call_log;
 mod cameras;
 mod error;
 mod grpc;

@@ -333,9 +333,9 @@ fn parse_endpoint(endpoint: &str) -> Result<Target, PkiError> {
     }
     let authority: http::uri::Authority = rest
         .parse()
-        .map_err(|_| bad("expected host:port, e.g. 127.0.0.1:7400"))?;
+        .map_err(|_| bad("expected host:port, e.g. 127.0.0.1:7100"))?;
     if authority.port_u16().is_none() {
-        return Err(bad("a port is required, e.g. 127.0.0.1:7400"));
+        return Err(bad("a port is required, e.g. 127.0.0.1:7100"));
     }
     if authority.as_str().contains('@') {
         return Err(bad("user info is not allowed"));

@@ -91,7 +91,12 @@ pub fn init(options: &TelemetryOptions) -> Result<Telemetry, TelemetryError> {
             .with(tracing_subscriber::fmt::layer().json())
             .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer()).try_init()
+        // Colour only for a person at a terminal: a log file or a pipe
+        // (journald, `| tee`, CI) gets plain text, no ANSI escape codes.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(ansi))
+            .try_init()
     };
     result.map_err(|_| TelemetryError::AlreadyInstalled)?;
     Ok(Telemetry { provider })

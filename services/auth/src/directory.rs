@@ -226,10 +226,16 @@ impl Accounts {
     pub fn principal_for_certificate(&self, identity: &Identity) -> Option<Principal> {
         match identity.kind {
             IdentityKind::Node => Some(Principal::node(identity.name.clone())),
-            IdentityKind::User | IdentityKind::Tool => self
-                .cached(&identity.name)
-                .filter(|a| !a.disabled)
-                .map(|a| Self::principal(&a, AuthenticatedBy::Certificate, None)),
+            IdentityKind::User | IdentityKind::Tool => {
+                let by = if identity.kind == IdentityKind::Tool {
+                    AuthenticatedBy::ToolCertificate
+                } else {
+                    AuthenticatedBy::Certificate
+                };
+                self.cached(&identity.name)
+                    .filter(|a| !a.disabled)
+                    .map(|a| Self::principal(&a, by, None))
+            }
         }
     }
 

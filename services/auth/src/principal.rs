@@ -12,8 +12,11 @@ use crate::role::Role;
 pub enum AuthenticatedBy {
     /// A bearer token from `Accounts.Login`.
     Token,
-    /// A client certificate naming an account (`user/<name>` or `tool/<name>`).
+    /// A person's client certificate naming an account (`user/<name>`).
     Certificate,
+    /// A tool's client certificate naming an account (`tool/<name>`): a
+    /// program such as vfedctl, shown as `tool/<name>`, not as a person.
+    ToolCertificate,
     /// A node certificate (`node/<id>`): another vfed node.
     Node,
 }
@@ -23,7 +26,7 @@ impl AuthenticatedBy {
     pub fn name(self) -> &'static str {
         match self {
             AuthenticatedBy::Token => "token",
-            AuthenticatedBy::Certificate => "certificate",
+            AuthenticatedBy::Certificate | AuthenticatedBy::ToolCertificate => "certificate",
             AuthenticatedBy::Node => "node",
         }
     }
@@ -64,12 +67,15 @@ impl Principal {
         self.authenticated_by == AuthenticatedBy::Node
     }
 
-    /// The audit actor: `user/<name>` or `node/<id>`.
+    /// The audit actor, as the caller is: `user/<name>`, `tool/<name>`
+    /// (a tool certificate) or `node/<id>`.
     pub fn actor(&self) -> String {
-        if self.is_node() {
-            format!("node/{}", self.name)
-        } else {
-            format!("user/{}", self.name)
+        match self.authenticated_by {
+            AuthenticatedBy::Node => format!("node/{}", self.name),
+            AuthenticatedBy::ToolCertificate => format!("tool/{}", self.name),
+            AuthenticatedBy::Token | AuthenticatedBy::Certificate => {
+                format!("user/{}", self.name)
+            }
         }
     }
 

@@ -83,7 +83,7 @@ impl RegistryService {
     }
 
     /// Every rule a registered or updated spec must pass; a refusal is
-    /// counted and logged (with its requirement) before it is returned.
+    /// counted before it is returned (the node's call log logs it, once).
     fn validated(&self, spec: Option<pb::DeviceSpec>) -> Result<crate::domain::DeviceSpec, Status> {
         let spec = spec.ok_or_else(|| RegistryError::bad("spec", "is required"))?;
         tracing::Span::current().record("device", spec.id.as_str());
@@ -95,9 +95,8 @@ impl RegistryService {
     }
 
     fn refused(&self, error: RegistryError) -> Status {
-        if let RegistryError::Invalid { requirement, .. } = &error {
+        if matches!(error, RegistryError::Invalid { .. }) {
             self.metrics.refusals.inc();
-            tracing::warn!(requirement = requirement.unwrap_or("-"), error = %error, "registration refused");
         }
         error.into()
     }
@@ -225,7 +224,7 @@ fn required_id(field: &str, id: &str) -> Result<(), Status> {
 
 #[tonic::async_trait]
 impl Registry for RegistryService {
-    #[tracing::instrument(skip_all, fields(device), err)]
+    #[tracing::instrument(skip_all, fields(device))]
     async fn register_device(
         &self,
         request: Request<pb::RegisterDeviceRequest>,
@@ -236,7 +235,7 @@ impl Registry for RegistryService {
         Ok(Response::new(wire(&stored)))
     }
 
-    #[tracing::instrument(skip_all, fields(device), err)]
+    #[tracing::instrument(skip_all, fields(device))]
     async fn update_device(
         &self,
         request: Request<pb::UpdateDeviceRequest>,
@@ -257,7 +256,7 @@ impl Registry for RegistryService {
         Ok(Response::new(wire(&stored)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn get_device(
         &self,
         request: Request<pb::GetDeviceRequest>,
@@ -270,7 +269,7 @@ impl Registry for RegistryService {
         }
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_devices(
         &self,
         request: Request<pb::ListDevicesRequest>,
@@ -280,7 +279,7 @@ impl Registry for RegistryService {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(device), err)]
+    #[tracing::instrument(skip_all, fields(device))]
     async fn decommission_device(
         &self,
         request: Request<pb::DecommissionDeviceRequest>,
@@ -300,7 +299,7 @@ impl Registry for RegistryService {
         }))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn get_catalog_tree(
         &self,
         request: Request<pb::GetCatalogTreeRequest>,
@@ -314,7 +313,7 @@ impl Registry for RegistryService {
         Ok(Response::new(self.tree(&division).await?))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_overdue_filings(
         &self,
         request: Request<pb::ListOverdueFilingsRequest>,
@@ -345,7 +344,7 @@ impl Registry for RegistryService {
         Ok(Response::new(pb::ListOverdueFilingsResponse { overdue }))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_missing_signage(
         &self,
         _request: Request<pb::ListMissingSignageRequest>,
@@ -364,7 +363,7 @@ impl Registry for RegistryService {
         }))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn keepalive(
         &self,
         request: Request<pb::KeepaliveRequest>,
@@ -396,7 +395,7 @@ impl Registry for RegistryService {
         }))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_outages(
         &self,
         request: Request<pb::ListOutagesRequest>,

@@ -146,20 +146,9 @@ impl RetrievalService {
     }
 }
 
-/// Logs a refusal (the layer records it in the audit log) and turns any
-/// error into its status.
-fn status(action: &'static str, caller: &Principal, error: RetrievalError) -> Status {
-    if error.is_refusal() {
-        tracing::warn!(action, caller = %caller.actor(), error = %error, "retrieval refused");
-    } else {
-        tracing::error!(action, caller = %caller.actor(), error = %error, "retrieval failed");
-    }
-    error.into()
-}
-
 #[tonic::async_trait]
 impl Retrieval for RetrievalService {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn file_request(
         &self,
         request: Request<pb::FileRequestRequest>,
@@ -168,12 +157,12 @@ impl Retrieval for RetrievalService {
         let v = self
             .file(&caller, request.into_inner())
             .await
-            .map_err(|e| status(workflow::FILE, &caller, e))?;
+            .map_err(Status::from)?;
         tracing::info!(id = %v.record.id, caller = %caller.actor(), "retrieval request filed");
         Ok(Response::new(self.wire(&v)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn co_sign(
         &self,
         request: Request<pb::CoSignRequest>,
@@ -183,12 +172,12 @@ impl Retrieval for RetrievalService {
         let v = self
             .step(&id, |r, now| workflow::cosign(r, &caller, now))
             .await
-            .map_err(|e| status(workflow::COSIGN, &caller, e))?;
+            .map_err(Status::from)?;
         tracing::info!(%id, caller = %caller.actor(), "retrieval request co-signed");
         Ok(Response::new(self.wire(&v)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn approve(
         &self,
         request: Request<pb::ApproveRequest>,
@@ -198,12 +187,12 @@ impl Retrieval for RetrievalService {
         let v = self
             .step(&id, |r, now| workflow::approve(r, &caller, now))
             .await
-            .map_err(|e| status(workflow::APPROVE, &caller, e))?;
+            .map_err(Status::from)?;
         tracing::info!(%id, caller = %caller.actor(), "retrieval request approved");
         Ok(Response::new(self.wire(&v)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn reject(
         &self,
         request: Request<pb::RejectRequest>,
@@ -218,12 +207,12 @@ impl Retrieval for RetrievalService {
             .await
         }
         .await
-        .map_err(|e| status(workflow::REJECT, &caller, e))?;
+        .map_err(Status::from)?;
         tracing::info!(%id, caller = %caller.actor(), "retrieval request rejected");
         Ok(Response::new(self.wire(&v)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn get_request(
         &self,
         request: Request<pb::GetRequestRequest>,
@@ -234,7 +223,7 @@ impl Retrieval for RetrievalService {
         Ok(Response::new(self.wire(&v)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_requests(
         &self,
         request: Request<pb::ListRequestsRequest>,
@@ -242,7 +231,7 @@ impl Retrieval for RetrievalService {
         Ok(Response::new(self.list(request.into_inner()).await?))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn open_access(
         &self,
         request: Request<pb::OpenAccessRequest>,
@@ -255,7 +244,7 @@ impl Retrieval for RetrievalService {
             workflow::open_access(&v.record, &caller, self.now())
         }
         .await
-        .map_err(|e| status(workflow::OPEN_ACCESS, &caller, e))?;
+        .map_err(Status::from)?;
         tracing::info!(%id, caller = %caller.actor(), agency = %grant.requesting_agency, "retrieval access opened");
         Ok(Response::new(grant_to_wire(grant)))
     }

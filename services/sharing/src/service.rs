@@ -43,18 +43,9 @@ impl SharingService {
     }
 }
 
-/// Logs a refusal with its requirement and turns it into a status.
+/// Turns a refusal into its status (the node's call log logs it, once,
+/// with the message that names the requirement).
 fn refused(error: SharingError) -> Status {
-    if matches!(
-        error,
-        SharingError::Invalid { .. }
-            | SharingError::FailedPrecondition(_)
-            | SharingError::PermissionDenied(_)
-            | SharingError::NotFound(_)
-            | SharingError::AlreadyExists(_)
-    ) {
-        tracing::warn!(requirement = "R13", error = %error, "sharing request refused");
-    }
     error.into()
 }
 
@@ -97,7 +88,7 @@ fn check_reason(reason: &str) -> Result<(), SharingError> {
 
 #[tonic::async_trait]
 impl Sharing for SharingService {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn create_department(
         &self,
         request: Request<pb::CreateDepartmentRequest>,
@@ -115,7 +106,7 @@ impl Sharing for SharingService {
         Ok(Response::new(department_to_wire(&stored)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_departments(
         &self,
         _request: Request<pb::ListDepartmentsRequest>,
@@ -126,7 +117,7 @@ impl Sharing for SharingService {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(grant), err)]
+    #[tracing::instrument(skip_all, fields(grant))]
     async fn create_grant(
         &self,
         request: Request<pb::CreateGrantRequest>,
@@ -146,7 +137,7 @@ impl Sharing for SharingService {
         Ok(Response::new(grant_to_wire(&stored)))
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all)]
     async fn list_grants(
         &self,
         request: Request<pb::ListGrantsRequest>,
@@ -170,7 +161,7 @@ impl Sharing for SharingService {
         Ok(Response::new(pb::ListGrantsResponse { grants }))
     }
 
-    #[tracing::instrument(skip_all, fields(grant), err)]
+    #[tracing::instrument(skip_all, fields(grant))]
     async fn revoke_grant(
         &self,
         request: Request<pb::RevokeGrantRequest>,
@@ -205,7 +196,7 @@ impl Sharing for SharingService {
         Ok(Response::new(grant_to_wire(&stored)))
     }
 
-    #[tracing::instrument(skip_all, fields(grant), err)]
+    #[tracing::instrument(skip_all, fields(grant))]
     async fn set_grant_validity(
         &self,
         request: Request<pb::SetGrantValidityRequest>,

@@ -5,6 +5,7 @@ use vfed_proto::registry::v1::KeepaliveRequest;
 
 use crate::output;
 use crate::session::Session;
+use crate::values;
 use crate::view::KeepaliveView;
 
 /// Arguments of `keepalive`.
@@ -21,7 +22,7 @@ Examples:
 )]
 pub struct KeepaliveArgs {
     /// Device IDs (20 digits).
-    #[arg(required = true, value_name = "ID")]
+    #[arg(required = true, value_name = "ID", value_parser = values::device_id)]
     pub ids: Vec<String>,
 }
 

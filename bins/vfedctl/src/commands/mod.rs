@@ -30,6 +30,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             path.display().to_string()
         )));
     }
+    if cli.global.node.is_some() && cli.global.demo.is_none() {
+        return Err(usage(
+            "--node picks a node of a demo: it needs --demo DATA_DIR (before or after the command)",
+        ));
+    }
     let session = Session::new(cli.global);
     match cli.command {
         Command::Devices(c) => devices::run(*c, &session).await,

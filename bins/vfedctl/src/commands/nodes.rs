@@ -24,7 +24,7 @@ Examples:
     /// Who this node is: ID, name, level, area, parent, store, version.
     #[command(after_help = "\
 Examples:
-  vfedctl --endpoint https://10.0.0.5:7400 --ca ca.pem --cert me.pem --key me.key nodes info")]
+  vfedctl --endpoint https://10.0.0.5:7100 --ca ca.pem --cert me.pem --key me.key nodes info")]
     Info,
 }
 

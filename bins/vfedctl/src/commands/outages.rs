@@ -7,6 +7,7 @@ use crate::output;
 use crate::session::Session;
 use crate::table::Table;
 use crate::timefmt::{duration, now_ms, rfc3339};
+use crate::values;
 use crate::view::OutageListView;
 
 /// Outage commands.
@@ -23,8 +24,8 @@ Examples:
 /// Arguments of `outages list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only this device.
-    #[arg(long, value_name = "ID")]
+    /// Only this device (20-digit device ID).
+    #[arg(long, value_name = "ID", value_parser = values::device_id)]
     pub device: Option<String>,
 
     /// Only outages still in progress.

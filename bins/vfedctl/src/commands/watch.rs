@@ -88,7 +88,7 @@ pub struct WatchArgs {
     #[arg(long, value_enum, default_value_t = Profile::Main)]
     pub profile: Profile,
 
-    /// HTTP base URL of the node's HLS egress, e.g. http://127.0.0.1:40002
+    /// HTTP base URL of the node's HLS egress, e.g. http://127.0.0.1:7180
     /// (default with --demo: the node's http_endpoint).
     #[arg(long, value_name = "URL", value_parser = http::base_url_arg)]
     pub http: Option<BaseUrl>,
@@ -275,7 +275,8 @@ impl Watcher<'_> {
                     }
                     if last_progress.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                         eprintln!(
-                            "waiting for media: {message} (retrying for up to {}s more)",
+                            "waiting for media: {} (retrying for up to {}s more)",
+                            crate::redact::secrets(&message),
                             (UNAVAILABLE_PATIENCE - waited).as_secs()
                         );
                         last_progress = Some(Instant::now());
@@ -389,15 +390,7 @@ impl Watcher<'_> {
             200 => Ok(Fetched::Ok(response.body)),
             503 => Ok(Fetched::Unavailable(message())),
             404 if segment => Ok(Fetched::Gone),
-            status => {
-                // The token stays out of terminals and logs.
-                let shown = path.split_once('?').map_or(path, |(p, _)| p);
-                anyhow::bail!(
-                    "{} (HTTP {status} from {})",
-                    message(),
-                    self.base.url(shown)
-                )
-            }
+            status => anyhow::bail!("{} (HTTP {status} from {})", message(), self.base.url(path)),
         }
     }
 
@@ -508,7 +501,7 @@ fn attribute(list: &str, name: &str) -> Option<String> {
 /// The token HLS requests carry: the stored login's (or `--token`), else one
 /// issued now to the certificate's account (R15.1: the egress checks it).
 async fn viewing_token(session: &Session) -> anyhow::Result<String> {
-    if let Some(token) = session.token() {
+    if let Some(token) = session.token()? {
         return Ok(token);
     }
     let mut accounts =
@@ -516,6 +509,7 @@ async fn viewing_token(session: &Session) -> anyhow::Result<String> {
     let issued = session
         .call(accounts.issue_token(vfed_proto::auth::v1::IssueTokenRequest { ttl_seconds: 0 }))
         .await?;
+    crate::redact::remember(&issued.token);
     Ok(issued.token)
 }
 

@@ -82,8 +82,10 @@ pub async fn run(args: TailArgs, session: &Session) -> anyhow::Result<()> {
     if format == Format::Table && !line(&ENTRY_HEADER.join("  "))? {
         return Ok(());
     }
+    let mut next_index = args.from;
     while let Some(entry) = stream.message().await? {
         let view = EntryView::from_wire(&entry);
+        next_index = Some(entry.index + 1);
         let text = match format {
             Format::Json => serde_json::to_string(&view).context("encoding JSON")?,
             Format::Table => view.cells().join("  "),
@@ -92,7 +94,13 @@ pub async fn run(args: TailArgs, session: &Session) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    Ok(())
+    // A followed log never ends by itself: the node went away.
+    Err(ConnectError(format!(
+        "the node closed the followed audit log (it stopped or restarted); \
+         continue with --follow --from {}",
+        next_index.map_or_else(|| "INDEX".to_owned(), |i| i.to_string())
+    ))
+    .into())
 }
 
 /// Writes one line and flushes; `false` once stdout is closed (`| head`).

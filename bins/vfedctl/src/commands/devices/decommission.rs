@@ -5,6 +5,7 @@ use vfed_proto::registry::v1::DecommissionDeviceRequest;
 
 use crate::output;
 use crate::session::Session;
+use crate::values;
 use crate::view::DecommissionView;
 
 /// Examples of `devices decommission`.
@@ -16,6 +17,7 @@ Examples:
 #[derive(Debug, Args)]
 pub struct DecommissionArgs {
     /// Device ID (20 digits) of a local device.
+    #[arg(value_name = "ID", value_parser = values::device_id)]
     pub id: String,
 
     /// Why the device leaves service (kept in its record).

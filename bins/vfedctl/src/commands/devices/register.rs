@@ -8,6 +8,7 @@ use crate::exit::usage;
 use crate::output::{self, Format};
 use crate::render;
 use crate::session::Session;
+use crate::values;
 use crate::view::{DeviceSpecView, DeviceView};
 
 /// Long help of `devices register`.
@@ -44,7 +45,7 @@ device.json:
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     /// GB/T 28181 20-digit device code (or "id" in --file).
-    #[arg(long, required_unless_present = "file")]
+    #[arg(long, required_unless_present = "file", value_name = "ID", value_parser = values::device_id)]
     pub id: Option<String>,
 
     /// Print the DeviceSpec that would be sent and stop (no connection).
@@ -68,6 +69,8 @@ pub async fn run(args: RegisterArgs, session: &Session) -> anyhow::Result<()> {
             "a device ID is required: pass --id or set \"id\" in the --file",
         ));
     }
+    // An "id" from --file gets the check --id gets.
+    values::device_id(&spec.id).map_err(|e| usage(format!("\"id\" in --file: {e}")))?;
     if args.dry_run {
         return output::emit(Format::Json, &DeviceSpecView::from(&spec), String::new);
     }

@@ -6,6 +6,7 @@ use vfed_proto::registry::v1::GetDeviceRequest;
 use crate::output;
 use crate::render;
 use crate::session::Session;
+use crate::values;
 use crate::view::DeviceView;
 
 /// Examples of `devices show`.
@@ -18,6 +19,7 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Device ID (20 digits).
+    #[arg(value_name = "ID", value_parser = values::device_id)]
     pub id: String,
 }
 

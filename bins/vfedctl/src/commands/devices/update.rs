@@ -9,6 +9,7 @@ use crate::exit::usage;
 use crate::output::{self, Format};
 use crate::render;
 use crate::session::Session;
+use crate::values;
 use crate::view::{DeviceSpecView, DeviceView};
 
 /// Long help of `devices update`.
@@ -28,8 +29,8 @@ Examples:
 /// Arguments of `devices update`.
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// The device to change.
-    #[arg(long)]
+    /// The device to change (20-digit device ID).
+    #[arg(long, value_name = "ID", value_parser = values::device_id)]
     pub id: String,
 
     /// Print the DeviceSpec that would be sent and stop (the device is
