@@ -12,5 +12,5 @@ mod validate;
 
 pub use audit::AuditConfig;
 pub use connections::{ConnectionsConfig, GrpcLimits, HttpLimits, RelayLimits};
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, from_toml, load};
 pub use model::*;
