@@ -57,9 +57,34 @@ const INTERESTING: &[u64] = &[
 
 /// Bytes that matter to text formats (JSON, TOML, notes, paths).
 const TOKENS: &[&[u8]] = &[
-    b"\"", b"\\", b"\n", b"\r\n", b".", b"/", b"..", b"%", b"%00", b"=", b"[", b"]", b"{", b"}",
-    b":", b",", b"-", b"9999999999999999999999", b"-9223372036854775808", b"1e999", b"\xff",
-    b"\xc3\x28", b"\xe2\x80\xae", b"\0", b"null", b"true", b"[[", b"'''",
+    b"\"",
+    b"\\",
+    b"\n",
+    b"\r\n",
+    b".",
+    b"/",
+    b"..",
+    b"%",
+    b"%00",
+    b"=",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b":",
+    b",",
+    b"-",
+    b"9999999999999999999999",
+    b"-9223372036854775808",
+    b"1e999",
+    b"\xff",
+    b"\xc3\x28",
+    b"\xe2\x80\xae",
+    b"\0",
+    b"null",
+    b"true",
+    b"[[",
+    b"'''",
 ];
 
 /// `input` changed by one to four random mutations; `other` may be spliced in.

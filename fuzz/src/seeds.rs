@@ -53,7 +53,8 @@ pub fn hls_path() -> Vec<Vec<u8>> {
 
 /// Tokens and claims.
 pub fn token() -> Vec<Vec<u8>> {
-    let claims = br#"{"sub":"alice","iss":"54050000002000000001","iat":1700000000,"exp":1700003600}"#;
+    let claims =
+        br#"{"sub":"alice","iss":"54050000002000000001","iat":1700000000,"exp":1700003600}"#;
     let mut seeds = vec![
         claims.to_vec(),
         b"vfed1.e30.AAAA".to_vec(),

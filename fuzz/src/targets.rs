@@ -92,7 +92,10 @@ pub fn audit_record(data: &[u8]) {
 /// header, then frames, each payload parsed as what it holds.
 pub fn audit_files(data: &[u8]) {
     let path = Path::new("fuzz-input");
-    for (magic, log) in [(format::LOG_MAGIC, true), (format::CHECKPOINTS_MAGIC, false)] {
+    for (magic, log) in [
+        (format::LOG_MAGIC, true),
+        (format::CHECKPOINTS_MAGIC, false),
+    ] {
         let mut cursor = Cursor::new(data);
         let Ok((_, header_len)) = format::read_header(&mut cursor, magic, path) else {
             continue;

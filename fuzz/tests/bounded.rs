@@ -25,7 +25,12 @@ fn hls_path() {
 
 #[test]
 fn token() {
-    run("token", targets::token, &seeds::token(), Campaign::default());
+    run(
+        "token",
+        targets::token,
+        &seeds::token(),
+        Campaign::default(),
+    );
 }
 
 #[test]

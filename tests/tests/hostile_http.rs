@@ -92,7 +92,9 @@ async fn a_head_sent_a_byte_at_a_time_is_cut_off() -> anyhow::Result<()> {
     let pki = TestPki::new()?;
     let node = node(&pki, short_http(64)).await?;
     let mut stream = TcpStream::connect(node.http_addr()).await?;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await?;
     let started = tokio::time::Instant::now();
     let mut cut_off = false;
     // Each byte is progress for the idle timeout: only the header timeout
@@ -111,7 +113,10 @@ async fn a_head_sent_a_byte_at_a_time_is_cut_off() -> anyhow::Result<()> {
             Ok(Ok(_)) | Err(_) => {}
         }
     }
-    assert!(cut_off, "a slowloris client held its connection for {CLOSE_BOUND:?}");
+    assert!(
+        cut_off,
+        "a slowloris client held its connection for {CLOSE_BOUND:?}"
+    );
     healthz(node.http_addr()).await?;
     Ok(())
 }
