@@ -65,10 +65,9 @@ pub fn token() -> Vec<Vec<u8>> {
     if let (Ok(key), Ok(parsed)) = (
         vfed_auth::TokenKey::from_bytes(&[7u8; 32]),
         serde_json::from_slice::<vfed_auth::Claims>(claims),
-    ) {
-        if let Ok(token) = key.issue(&parsed) {
-            seeds.push(token.into_bytes());
-        }
+    ) && let Ok(token) = key.issue(&parsed)
+    {
+        seeds.push(token.into_bytes());
     }
     seeds
 }

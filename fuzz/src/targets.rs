@@ -51,10 +51,10 @@ pub fn hls_path(data: &[u8]) {
     let _ = vfed_relay::StreamKey::parse(path);
     let mut parts = path.trim_start_matches('/').splitn(4, '/');
     let (_, device, profile, resource) = (parts.next(), parts.next(), parts.next(), parts.next());
-    if let (Some(device), Some(profile)) = (device, profile) {
-        if let Ok(key) = vfed_relay::StreamKey::new(device, profile) {
-            assert_eq!(key.to_string(), format!("{device}/{profile}"));
-        }
+    if let (Some(device), Some(profile)) = (device, profile)
+        && let Ok(key) = vfed_relay::StreamKey::new(device, profile)
+    {
+        assert_eq!(key.to_string(), format!("{device}/{profile}"));
     }
     if let Some(sequence) = vfed_relay::egress::segment_sequence(resource.unwrap_or(path)) {
         let _ = sequence;
@@ -69,22 +69,22 @@ pub fn token(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = key.verify(text, NOW);
     }
-    if let Ok(claims) = serde_json::from_slice::<vfed_auth::Claims>(data) {
-        if let Ok(token) = key.issue(&claims) {
-            let _ = key.verify(&token, NOW);
-        }
+    if let Ok(claims) = serde_json::from_slice::<vfed_auth::Claims>(data)
+        && let Ok(token) = key.issue(&claims)
+    {
+        let _ = key.verify(&token, NOW);
     }
 }
 
 /// Audit records as stored in the log (crates/audit/src/record.rs).
 pub fn audit_record(data: &[u8]) {
-    if let Ok(record) = AuditRecord::from_bytes(data) {
-        if let Ok(bytes) = record.to_canonical_bytes() {
-            assert!(
-                AuditRecord::from_bytes(&bytes).is_ok(),
-                "a canonical record does not parse"
-            );
-        }
+    if let Ok(record) = AuditRecord::from_bytes(data)
+        && let Ok(bytes) = record.to_canonical_bytes()
+    {
+        assert!(
+            AuditRecord::from_bytes(&bytes).is_ok(),
+            "a canonical record does not parse"
+        );
     }
 }
 

@@ -174,3 +174,69 @@ fn count(field: &str, value: usize) -> Result<(), ConfigError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(config: &ConnectionsConfig) -> Option<String> {
+        config.validate().err().map(|e| e.field)
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(field_of(&ConnectionsConfig::default()), None);
+    }
+
+    #[test]
+    fn each_bound_names_its_field() {
+        let mut c = ConnectionsConfig::default();
+        c.http.header_timeout = Duration::ZERO;
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.http.header_timeout")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.http.idle_timeout = Duration::from_secs(7200);
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.http.idle_timeout")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.http.max_connections = 0;
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.http.max_connections")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.grpc.idle_timeout = c.grpc.keepalive_interval;
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.grpc.idle_timeout")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.grpc.max_concurrent_streams = 0;
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.grpc.max_concurrent_streams")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.relay.idle_timeout = Duration::from_secs(2);
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.relay.idle_timeout")
+        );
+
+        let mut c = ConnectionsConfig::default();
+        c.relay.max_connections = MAX_CONNECTIONS + 1;
+        assert_eq!(
+            field_of(&c).as_deref(),
+            Some("connections.relay.max_connections")
+        );
+    }
+}
