@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tonic::transport::Channel;
-use vfed_config::{ChildConfig, Config, ParentConfig, StoreBackend};
+use vfed_config::{ChildConfig, Config, ConnectionsConfig, ParentConfig, StoreBackend};
 use vfed_node::{Listeners, RunningNode};
 use vfed_pki::Identity;
 
@@ -37,6 +37,8 @@ pub struct NodeOptions {
     pub backend: Backend,
     /// Keepalive period.
     pub keepalive: Duration,
+    /// Listener timeouts and limits (hostile-peer tests shorten them).
+    pub connections: ConnectionsConfig,
 }
 
 impl NodeOptions {
@@ -50,6 +52,7 @@ impl NodeOptions {
             children: Vec::new(),
             backend: Backend::Embedded,
             keepalive: Duration::from_secs(10),
+            connections: ConnectionsConfig::default(),
         }
     }
 
@@ -75,6 +78,12 @@ impl NodeOptions {
     /// With a store backend.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// With listener timeouts and limits.
+    pub fn connections(mut self, connections: ConnectionsConfig) -> Self {
+        self.connections = connections;
         self
     }
 
@@ -140,6 +149,7 @@ impl TestNode {
         config.listen.http = "127.0.0.1:0".parse()?;
         config.listen.relay = "127.0.0.1:0".parse()?;
         config.relay.idle_grace = Duration::from_millis(500);
+        config.connections = options.connections.clone();
         // The harness's tool certificate is the node's admin.
         config.auth.bootstrap_admin = crate::auth::TEST_ADMIN.into();
         config.validate()?;

@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod connections;
 mod load;
 mod model;
 mod validate;
 
 pub use audit::AuditConfig;
-pub use load::{ConfigError, load};
+pub use connections::{ConnectionsConfig, GrpcLimits, HttpLimits, RelayLimits};
+pub use load::{ConfigError, from_toml, load};
 pub use model::*;

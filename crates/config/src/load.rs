@@ -44,6 +44,18 @@ pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
     }
     // VFED_CONFIG names the file (the binary's --config), not a setting.
     figment = figment.merge(Env::prefixed("VFED_").ignore(&["CONFIG"]).split("__"));
+    figment = with_overrides(figment, overrides)?;
+    extract(&figment)
+}
+
+/// Parses and validates the text of a config file over the defaults (no
+/// environment, no flags): what `load` does with a file's contents.
+pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+    let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text));
+    extract(&figment)
+}
+
+fn with_overrides(mut figment: Figment, overrides: &[String]) -> Result<Figment, ConfigError> {
     for item in overrides {
         let Some((key, raw)) = item.split_once('=') else {
             return Err(ConfigError::new(
@@ -53,6 +65,10 @@ pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigE
         };
         figment = figment.merge((key.trim(), override_value(raw.trim())));
     }
+    Ok(figment)
+}
+
+fn extract(figment: &Figment) -> Result<Config, ConfigError> {
     let config: Config = figment.extract().map_err(|e| {
         let field = if e.path.is_empty() {
             "config".to_owned()

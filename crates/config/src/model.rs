@@ -15,6 +15,8 @@ pub struct Config {
     pub node: NodeConfig,
     /// Addresses to listen on.
     pub listen: ListenConfig,
+    /// Timeouts and connection limits of the listeners.
+    pub connections: crate::ConnectionsConfig,
     /// Certificates for mutual TLS (R18.4).
     pub tls: TlsConfig,
     /// Where state lives.

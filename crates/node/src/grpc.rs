@@ -33,6 +33,7 @@ pub async fn serve(
     auth: vfed_auth::AuthLayer,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
+    limits: vfed_config::GrpcLimits,
     shutdown: CancellationToken,
     node_id: String,
 ) {
@@ -62,10 +63,24 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1();
-    let incoming = vfed_pki::incoming_with_shutdown(listener, tls, shutdown.clone());
+    // Bounded against silent, slow and flooding peers (`[connections.grpc]`):
+    // the TLS handshake has its own timeout, a connection with no byte
+    // either way is closed after `idle_timeout` (a healthy one carries
+    // keepalive pings), and at most `max_connections` are open.
+    let incoming = vfed_pki::incoming_with_limits(
+        listener,
+        tls,
+        shutdown.clone(),
+        vfed_pki::ListenerLimits {
+            max_connections: limits.max_connections,
+            idle_timeout: limits.idle_timeout,
+        },
+    );
     let mut builder = tonic::transport::Server::builder()
         .trace_fn(vfed_telemetry::propagation::server_span)
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
         .layer(auth)
         // Inside the auth layer: sees the caller's span, not the gate's refusals.
         .layer(crate::call_log::CallLogLayer);

@@ -9,6 +9,7 @@ mod audit_sink;
 mod call_log;
 mod cameras;
 mod error;
+mod fd_limit;
 mod grpc;
 mod http;
 mod open_store;
@@ -179,6 +180,7 @@ async fn resolve(endpoint: &str) -> Result<SocketAddr, NodeError> {
 /// Starts a node from a validated `config` on `listeners`.
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, NodeError> {
     let node = &config.node;
+    fd_limit::raise();
     let material = tls::load(config)?;
     let opened = open_store(config).await?;
     let shutdown = CancellationToken::new();
@@ -255,6 +257,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         std::sync::Arc::new(routing::CatalogResolver::new(catalog.clone())),
         vfed_relay::RelayOptions {
             idle_grace: config.relay.idle_grace,
+            max_connections: config.connections.relay.max_connections,
         },
     );
     relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(
@@ -319,6 +322,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         vfed_auth::AuthLayer::new(gate),
         listeners.grpc,
         server_config,
+        config.connections.grpc.clone(),
         shutdown.clone(),
         node.id.clone(),
     ));
@@ -336,6 +340,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         metrics_registry,
         hls.router(),
         http_guard,
+        config.connections.http.clone(),
         shutdown.clone(),
         node.id.clone(),
     ));
@@ -348,8 +353,14 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     ));
     tasks.spawn(liveness.run(shutdown.clone()));
     let relay_addr = listeners.relay.local_addr().map_err(NodeError::Io)?;
-    let relay_endpoint = vfed_relay::endpoint::server_on(&material, listeners.relay)
-        .map_err(|e| NodeError::Config(format!("listen.relay: {e}")))?;
+    let relay_limits = &config.connections.relay;
+    let relay_endpoint = vfed_relay::endpoint::server_on_with(
+        &material,
+        listeners.relay,
+        relay_limits.idle_timeout,
+        relay_limits.max_connections,
+    )
+    .map_err(|e| NodeError::Config(format!("listen.relay: {e}")))?;
     tasks.spawn(
         relay
             .clone()

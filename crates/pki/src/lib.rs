@@ -18,6 +18,7 @@ pub mod ca;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod limits;
 pub mod material;
 pub mod transport;
 pub mod verify;
@@ -28,9 +29,10 @@ pub use ca::{
 pub use config::{GRPC_ALPN, client_config, crypto_provider, server_config};
 pub use error::PkiError;
 pub use identity::{Identity, IdentityKind, identity_from_cert_der, validate_trust_domain};
+pub use limits::{ConnectionSlots, LimitedStream, ListenerLimits};
 pub use material::TlsMaterial;
 pub use transport::{
-    PeerInfo, TlsConnection, TlsIncoming, channel, connect, incoming, incoming_with_shutdown,
-    peer_info, peer_info_http,
+    PeerInfo, TlsConnection, TlsIncoming, channel, connect, incoming, incoming_with_limits,
+    incoming_with_shutdown, peer_info, peer_info_http,
 };
 pub use verify::{IdentityClientVerifier, IdentityServerVerifier, ServerExpectation};

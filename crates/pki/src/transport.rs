@@ -26,6 +26,7 @@ use tracing::{debug, warn};
 
 use crate::error::PkiError;
 use crate::identity::Identity;
+use crate::limits::{ConnectionSlots, LimitedStream, ListenerLimits};
 
 /// Maximum duration of a server-side TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,7 +70,7 @@ pub fn peer_info_http<B>(request: &http::Request<B>) -> Option<&PeerInfo> {
 
 /// An established, mutually authenticated server-side TLS connection.
 pub struct TlsConnection {
-    inner: tokio_rustls::server::TlsStream<TcpStream>,
+    inner: tokio_rustls::server::TlsStream<LimitedStream<TcpStream>>,
     info: PeerInfo,
 }
 
@@ -88,7 +89,7 @@ impl TlsConnection {
     }
 
     /// The underlying TLS stream.
-    pub fn get_ref(&self) -> &tokio_rustls::server::TlsStream<TcpStream> {
+    pub fn get_ref(&self) -> &tokio_rustls::server::TlsStream<LimitedStream<TcpStream>> {
         &self.inner
     }
 }
@@ -192,12 +193,25 @@ pub fn incoming(listener: TcpListener, config: Arc<ServerConfig>) -> TlsIncoming
     incoming_with_shutdown(listener, config, CancellationToken::new())
 }
 
-/// Like [`incoming`], but the stream also ends (and the listener is
-/// closed) when `shutdown` is cancelled.
+/// Like [`incoming_with_limits`] with [`ListenerLimits::default`].
 pub fn incoming_with_shutdown(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     shutdown: CancellationToken,
+) -> TlsIncoming {
+    incoming_with_limits(listener, config, shutdown, ListenerLimits::default())
+}
+
+/// Like [`incoming`], but the stream also ends (and the listener is
+/// closed) when `shutdown` is cancelled, and connections are bounded by
+/// `limits`: at most `max_connections` open (handshakes included; more are
+/// closed on accept), each closed after `idle_timeout` without a byte
+/// either way.
+pub fn incoming_with_limits(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    shutdown: CancellationToken,
+    limits: ListenerLimits,
 ) -> TlsIncoming {
     let (tx, rx) = mpsc::channel(64);
     let local_addr = listener.local_addr().ok();
@@ -206,6 +220,7 @@ pub fn incoming_with_shutdown(
         TlsAcceptor::from(config),
         tx,
         shutdown,
+        ConnectionSlots::new(limits),
     ));
     TlsIncoming {
         rx,
@@ -219,6 +234,7 @@ async fn accept_loop(
     acceptor: TlsAcceptor,
     tx: mpsc::Sender<TlsConnection>,
     shutdown: CancellationToken,
+    slots: ConnectionSlots,
 ) {
     let mut handshakes = JoinSet::new();
     loop {
@@ -235,6 +251,10 @@ async fn accept_loop(
                     if let Err(e) = tcp.set_nodelay(true) {
                         debug!(peer = %addr, error = %e, "cannot set TCP_NODELAY");
                     }
+                    let Some(tcp) = slots.admit(tcp) else {
+                        warn!(peer = %addr, "connection limit reached; connection dropped");
+                        continue;
+                    };
                     handshakes.spawn(handshake(acceptor.clone(), tcp, addr, tx.clone()));
                 }
                 Err(e) => {
@@ -253,7 +273,7 @@ async fn accept_loop(
 
 async fn handshake(
     acceptor: TlsAcceptor,
-    tcp: TcpStream,
+    tcp: LimitedStream<TcpStream>,
     addr: SocketAddr,
     tx: mpsc::Sender<TlsConnection>,
 ) {
@@ -288,7 +308,9 @@ async fn handshake(
 }
 
 /// The identity of the (already verified) client certificate.
-fn client_identity(tls: &tokio_rustls::server::TlsStream<TcpStream>) -> Result<Identity, String> {
+fn client_identity(
+    tls: &tokio_rustls::server::TlsStream<LimitedStream<TcpStream>>,
+) -> Result<Identity, String> {
     let (_, conn) = tls.get_ref();
     let leaf = conn
         .peer_certificates()

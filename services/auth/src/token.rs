@@ -91,7 +91,7 @@ impl TokenKey {
         if claims.exp <= now {
             return Err(AuthError::Unauthenticated(format!(
                 "token expired {} s ago; log in again (vfedctl login)",
-                now - claims.exp
+                now.saturating_sub(claims.exp)
             )));
         }
         Ok(claims)

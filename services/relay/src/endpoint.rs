@@ -13,10 +13,20 @@ use crate::RelayError;
 /// The relay's ALPN protocol id.
 pub const ALPN: &[u8] = b"vfed-relay/1";
 
-fn transport() -> Arc<quinn::TransportConfig> {
+/// How often an idle relay connection is kept alive.
+pub const KEEPALIVE: Duration = Duration::from_secs(2);
+/// A relay connection (or handshake) silent for this long is closed,
+/// unless a server says otherwise ([`server_on_with`]).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn transport(idle_timeout: Duration) -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_secs(2)));
-    t.max_idle_timeout(Some(quinn::VarInt::from_u32(10_000).into()));
+    t.keep_alive_interval(Some(KEEPALIVE));
+    let idle = quinn::IdleTimeout::try_from(idle_timeout)
+        .unwrap_or_else(|_| quinn::VarInt::from_u32(10_000).into());
+    t.max_idle_timeout(Some(idle));
+    // Bidirectional streams: the control stream only.
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
     // One unidirectional stream per GOP: a few in flight per subscription.
     t.max_concurrent_uni_streams(quinn::VarInt::from_u32(1024));
     // A GOP of a 4K stream fits in a stream window; many fit in the connection's.
@@ -33,7 +43,7 @@ pub fn server(material: &TlsMaterial, addr: SocketAddr) -> Result<quinn::Endpoin
     let crypto =
         QuicServerConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(transport());
+    config.transport_config(transport(IDLE_TIMEOUT));
     quinn::Endpoint::server(config, addr)
         .map_err(|e| RelayError::Transport(format!("relay listen {addr}: {e}")))
 }
@@ -48,7 +58,7 @@ pub fn client_config(
     let crypto =
         QuicClientConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(transport());
+    config.transport_config(transport(IDLE_TIMEOUT));
     Ok(config)
 }
 
@@ -84,12 +94,25 @@ pub fn server_on(
     material: &TlsMaterial,
     socket: std::net::UdpSocket,
 ) -> Result<quinn::Endpoint, RelayError> {
+    server_on_with(material, socket, IDLE_TIMEOUT, 1024)
+}
+
+/// Like [`server_on`], with the idle timeout of incoming connections and the
+/// number of incoming connections quinn queues before the relay accepts
+/// them (the relay's own limit is [`crate::RelayOptions::max_connections`]).
+pub fn server_on_with(
+    material: &TlsMaterial,
+    socket: std::net::UdpSocket,
+    idle_timeout: Duration,
+    max_incoming: usize,
+) -> Result<quinn::Endpoint, RelayError> {
     let tls = vfed_pki::server_config(material, &[ALPN])
         .map_err(|e| RelayError::Transport(e.to_string()))?;
     let crypto =
         QuicServerConfig::try_from(tls).map_err(|e| RelayError::Transport(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    config.transport_config(transport());
+    config.transport_config(transport(idle_timeout));
+    config.max_incoming(max_incoming.max(1));
     let runtime =
         quinn::default_runtime().ok_or_else(|| RelayError::Transport("no async runtime".into()))?;
     quinn::Endpoint::new(

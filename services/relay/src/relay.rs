@@ -40,12 +40,17 @@ pub trait Resolver: Send + Sync + 'static {
 pub struct RelayOptions {
     /// How long an upstream pull stays open without readers.
     pub idle_grace: Duration,
+    /// Incoming connections open at once (handshakes included); further
+    /// ones are refused, so that a flood cannot take the process's file
+    /// descriptors and memory.
+    pub max_connections: usize,
 }
 
 impl Default for RelayOptions {
     fn default() -> Self {
         Self {
             idle_grace: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -342,16 +347,31 @@ impl Relay {
     /// Accepts connections on `endpoint` until `shutdown`: configured
     /// children (node identities) and subscribers (user/tool identities).
     pub async fn accept(self, endpoint: quinn::Endpoint, shutdown: CancellationToken) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.options.max_connections,
+        ));
         loop {
             let incoming = tokio::select! {
                 () = shutdown.cancelled() => break,
                 i = endpoint.accept() => i,
             };
             let Some(incoming) = incoming else { break };
+            // A slot is held from the first packet until the connection is
+            // closed (the handshake is bounded by the idle timeout).
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                tracing::warn!(addr = %incoming.remote_address(), "relay: connection limit reached; refused");
+                incoming.refuse();
+                continue;
+            };
             let relay = self.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 match incoming.await {
-                    Ok(connection) => relay.admit(connection).await,
+                    Ok(connection) => {
+                        let watch = connection.clone();
+                        relay.admit(connection).await;
+                        watch.closed().await;
+                    }
                     Err(e) => tracing::warn!(error = %e, "relay: incoming connection failed"),
                 }
             });

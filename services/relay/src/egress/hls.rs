@@ -346,6 +346,14 @@ async fn init(
     }
 }
 
+/// The sequence number a segment's name (`segment-<n>.m4s`) carries.
+pub fn segment_sequence(name: &str) -> Option<u64> {
+    name.strip_prefix("segment-")
+        .and_then(|s| s.strip_suffix(".m4s"))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u64>().ok())
+}
+
 async fn segment(
     State(egress): State<HlsEgress>,
     Path((device, profile, segment)): Path<(String, String, String)>,
@@ -355,11 +363,7 @@ async fn segment(
         Ok(k) => k,
         Err(r) => return *r,
     };
-    let Some(sequence) = segment
-        .strip_prefix("segment-")
-        .and_then(|s| s.strip_suffix(".m4s"))
-        .and_then(|n| n.parse::<u64>().ok())
-    else {
+    let Some(sequence) = segment_sequence(&segment) else {
         return (StatusCode::NOT_FOUND, "unknown HLS resource\n").into_response();
     };
     match egress.packager(&key, &headers).await {

@@ -4,4 +4,4 @@
 
 mod hls;
 
-pub use hls::{HlsEgress, HlsOptions};
+pub use hls::{HlsEgress, HlsOptions, segment_sequence};
