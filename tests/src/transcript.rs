@@ -18,8 +18,6 @@
 //!   seen, its real value is remembered, and later commands and outputs that
 //!   show the README's value get the real one ([`Bindings`]).
 
-use std::collections::HashMap;
-
 use regex::Regex;
 
 /// One command of a transcript and the output shown after it.
