@@ -11,7 +11,7 @@
 //!   the widest value);
 //! - values that differ at every run match any value of their kind
 //!   ([`VARIABLE`]): timestamps, dates, durations (`10s ago`), loopback
-//!   ports, tokens, Merkle roots, bitrates and sizes;
+//!   ports, tokens, Merkle roots, bitrates, sizes and segment counts;
 //! - the cells of [`VARIABLE_COLUMNS`] (revisions, lags, log sizes) match
 //!   any value;
 //! - grant IDs and the demo's HLS URLs are *bound*: the first time one is
@@ -141,6 +141,11 @@ const VARIABLE: &[Variable] = &[
     Variable {
         shown: r"\d+(\.\d+)? [kMG]B\b",
         real: r"\d+(?:\.\d+)? [kMG]B",
+        bound_as: None,
+    },
+    Variable {
+        shown: r"\d+ segment\(s\)",
+        real: r"\d+ segment\(s\)",
         bound_as: None,
     },
     Variable {
