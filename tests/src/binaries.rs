@@ -1,6 +1,8 @@
 //! The built `vfed` and `vfedctl`, for tests that run them as a user would.
 
 use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// `target/<profile>/<name>`: the directory above the running test binary
 /// (`target/<profile>/deps/<test>`). Panics, saying how to build it, when
@@ -20,4 +22,25 @@ pub fn built_binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A spawned binary, stopped with SIGINT (as Ctrl-C would), then SIGKILL
+/// after 15 s, however the test ends.
+pub struct Stopped(pub Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

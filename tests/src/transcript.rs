@@ -455,18 +455,24 @@ mod tests {
     #[test]
     fn variable_columns_match_any_value() {
         let mut b = Bindings::default();
-        let expected = lines("PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
-5405  Naidong  0    18           -");
+        let expected = lines(
+            "PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
+5405  Naidong  0    18           -",
+        );
         assert!(matches(
             &expected,
-            &lines("PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
-5405  Naidong  2    7            -"),
+            &lines(
+                "PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
+5405  Naidong  2    7            -"
+            ),
             &mut b
         ));
         assert!(!matches(
             &expected,
-            &lines("PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
-5405  Zhanang  2    7            -"),
+            &lines(
+                "PEER ID  NAME  LAG  APPLIED REV  LAST ERROR
+5405  Zhanang  2    7            -"
+            ),
             &mut b
         ));
     }
@@ -474,8 +480,12 @@ mod tests {
     #[test]
     fn bound_values_are_used_by_later_commands() {
         let mut b = Bindings::default();
-        let expected = lines("granted g-9ed728d37b77 to department traffic\n  ffplay 'http://127.0.0.1:43777/live/54050200001320000001/main/index.m3u8?token=vfed1.eyJzdWIi...'");
-        let actual = lines("granted g-0123456789ab to department traffic\n  ffplay 'http://127.0.0.1:5555/live/54050200001320000001/main/index.m3u8?token=vfed1.abc.def'");
+        let expected = lines(
+            "granted g-9ed728d37b77 to department traffic\n  ffplay 'http://127.0.0.1:43777/live/54050200001320000001/main/index.m3u8?token=vfed1.eyJzdWIi...'",
+        );
+        let actual = lines(
+            "granted g-0123456789ab to department traffic\n  ffplay 'http://127.0.0.1:5555/live/54050200001320000001/main/index.m3u8?token=vfed1.abc.def'",
+        );
         assert!(matches(&expected, &actual, &mut b));
         assert_eq!(
             b.apply("grants revoke g-9ed728d37b77; ffprobe 'http://127.0.0.1:43777/live/54050200001320000001/main/index.m3u8?token=...'"),

@@ -173,19 +173,25 @@ async fn every_metric_a_node_serves_is_in_operations_md() -> anyhow::Result<()> 
     let _track = county
         .relay()?
         .publish(&vfed_relay::StreamKey::parse("54050200001320000001/main")?);
-    let served = eventually("every kind of metric served", Duration::from_secs(20), || async {
-        let mut served = BTreeSet::new();
-        for node in [&city, &county] {
-            served.extend(served_metrics(&http_get(node.http_addr(), "/metrics").await?));
-        }
-        let has = |prefix: &str| served.iter().any(|m| m.starts_with(prefix));
-        Ok((has("vfed_link_")
-            && has("vfed_audit_child_")
-            && has("vfed_audit_countersigned")
-            && has("vfed_stream_")
-            && has("vfed_registrations"))
-        .then_some(served))
-    })
+    let served = eventually(
+        "every kind of metric served",
+        Duration::from_secs(20),
+        || async {
+            let mut served = BTreeSet::new();
+            for node in [&city, &county] {
+                served.extend(served_metrics(
+                    &http_get(node.http_addr(), "/metrics").await?,
+                ));
+            }
+            let has = |prefix: &str| served.iter().any(|m| m.starts_with(prefix));
+            Ok((has("vfed_link_")
+                && has("vfed_audit_child_")
+                && has("vfed_audit_countersigned")
+                && has("vfed_stream_")
+                && has("vfed_registrations"))
+            .then_some(served))
+        },
+    )
     .await?;
     let table = section(OPERATIONS, "## Metrics").expect("operations.md has a Metrics section");
     let missing: Vec<&String> = served

@@ -7,8 +7,15 @@
 //! stderr) must be what the README shows, with the wildcards of
 //! [`vfed_tests::transcript`]. Not run: `make run` (the test starts
 //! `vfed demo` itself and compares its banner with that block) and `ffplay`
-//! (a window). When the tour changes, fix the README until this passes; the
-//! failure prints the real output of each step that differs.
+//! (a window).
+//!
+//! When an output changes (a new column, another identity), run this test:
+//! for every step that differs it prints the README's lines and the real
+//! output. Paste the real output under the command in README.md, keep the
+//! tables aligned as printed (the cells of variable columns are found under
+//! their header) and put back `...` where the README elides lines or text.
+//! Times, ports, tokens, revisions and such need no editing (see
+//! `transcript::VARIABLE` and `transcript::VARIABLE_COLUMNS`).
 //!
 //! Needs `vfed` and `vfedctl` built (`cargo build -p vfed -p vfedctl`;
 //! `cargo test --workspace` does it), `bash`, `curl`, `ffprobe`, `dd`.
@@ -16,11 +23,11 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use vfed_tests::binaries::built_binary;
+use vfed_tests::binaries::{Stopped, built_binary};
 use vfed_tests::transcript::{Bindings, Step, console_steps, matches, normalize};
 
 const README: &str = include_str!("../../README.md");
@@ -28,26 +35,6 @@ const TOUR: &str = "## A 5-minute tour";
 /// The longest a single step may take (the slowest waits for a grant to end).
 const STEP_LIMIT: Duration = Duration::from_secs(60);
 const DONE: &str = "__vfed_tour_step_done__";
-
-/// Stops a child with SIGINT (then SIGKILL) however the test ends.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Lines of `reader`, sent over a channel by a thread.
 fn lines_of(reader: impl std::io::Read + Send + 'static) -> Receiver<String> {
