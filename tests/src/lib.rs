@@ -5,10 +5,12 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod binaries;
 mod cluster;
 mod devices;
 mod pki;
 mod poll;
+pub mod transcript;
 
 pub use auth::{AuthedChannel, BearerToken, NewUser, TEST_ADMIN};
 pub use cluster::{Backend, NodeOptions, TestNode};

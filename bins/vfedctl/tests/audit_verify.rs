@@ -350,3 +350,27 @@ fn unreadable_inputs_are_usage_errors() {
     let o = vfedctl(&["audit", "verify", &path]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn a_checkpoint_saved_by_jq_with_one_more_newline_is_accepted() {
+    let good = copy();
+    let (note, parent) = countersigned(good.path());
+    let parent_key = parent.public_key().to_string();
+    // `jq -r '.children[0].note' > FILE` writes the note and one more newline.
+    let mut text_of_note = std::fs::read_to_string(&note).unwrap();
+    text_of_note.push('\n');
+    std::fs::write(&note, &text_of_note).unwrap();
+    let note = note.display().to_string();
+    let o = verify(
+        good.path(),
+        &["--checkpoint", &note, "--parent-key", &parent_key],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Two more are not a note.
+    std::fs::write(&note, format!("{text_of_note}\n")).unwrap();
+    let o = verify(
+        good.path(),
+        &["--checkpoint", &note, "--parent-key", &parent_key],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -220,7 +220,13 @@ fn read_key(text: &str, flag: &str) -> anyhow::Result<(PublicKey, String)> {
 fn read_note(path: &Path) -> anyhow::Result<(PathBuf, Checkpoint)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("--checkpoint: {}: {e}", path.display())))?;
-    let note = Checkpoint::parse(&text)
+    // A note ends with its last signature line's newline; `jq -r` and `echo`
+    // add one more, which is not part of what was signed.
+    let text = match text.strip_suffix('\n') {
+        Some(rest) if rest.ends_with('\n') => rest,
+        _ => text.as_str(),
+    };
+    let note = Checkpoint::parse(text)
         .map_err(|e| usage(format!("--checkpoint: {}: {e}", path.display())))?;
     Ok((path.to_owned(), note))
 }
