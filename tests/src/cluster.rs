@@ -37,6 +37,8 @@ pub struct NodeOptions {
     pub backend: Backend,
     /// Keepalive period.
     pub keepalive: Duration,
+    /// Federation heartbeat period.
+    pub heartbeat: Duration,
 }
 
 impl NodeOptions {
@@ -50,6 +52,7 @@ impl NodeOptions {
             children: Vec::new(),
             backend: Backend::Embedded,
             keepalive: Duration::from_secs(10),
+            heartbeat: Duration::from_millis(200),
         }
     }
 
@@ -75,6 +78,12 @@ impl NodeOptions {
     /// With a store backend.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
+        self
+    }
+
+    /// With a federation heartbeat period (default 200 ms).
+    pub fn heartbeat(mut self, period: Duration) -> Self {
+        self.heartbeat = period;
         self
     }
 
@@ -133,7 +142,7 @@ impl TestNode {
             config.store.etcd_prefix = format!("/vfed-test/{}/{}/", options.id, unique());
         }
         config.liveness.keepalive_period = options.keepalive;
-        config.federation.heartbeat = Duration::from_millis(200);
+        config.federation.heartbeat = options.heartbeat;
         config.federation.max_backoff = Duration::from_millis(500);
         config.shutdown.grace = Duration::from_secs(2);
         config.listen.grpc = "127.0.0.1:0".parse()?;

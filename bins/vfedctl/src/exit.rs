@@ -104,7 +104,7 @@ fn classify_status(status: &tonic::Status) -> (u8, String) {
 /// Prints `error: <message>` to stderr and returns the matching exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     let (code, message) = classify(error);
-    eprintln!("error: {message}");
+    eprintln!("error: {}", crate::escape::for_terminal(&message));
     ExitCode::from(code)
 }
 
