@@ -140,14 +140,26 @@ async fn maximal_devices_jam_neither_the_link_nor_the_listings() -> anyhow::Resu
             design_unit: "u".repeat(1 << 20),
             ..Default::default()
         });
-        refused(&bottom, spec, "spec.filing.design_unit", "at most 128 characters").await?;
+        refused(
+            &bottom,
+            spec,
+            "spec.filing.design_unit",
+            "at most 128 characters",
+        )
+        .await?;
     }
     let mut spec = device_spec(&naidong_camera(950), true);
     spec.filing = Some(pb::Filing {
         operators: (0..100_000).map(|i| format!("op{i}")).collect(),
         ..Default::default()
     });
-    refused(&bottom, spec, "spec.filing.operators", "at most 32 operators").await?;
+    refused(
+        &bottom,
+        spec,
+        "spec.filing.operators",
+        "at most 32 operators",
+    )
+    .await?;
     let mut spec = device_spec(&naidong_camera(951), true);
     spec.name = wide(129);
     refused(&bottom, spec, "spec.name", "at most 128 characters").await?;
@@ -167,9 +179,11 @@ async fn maximal_devices_jam_neither_the_link_nor_the_listings() -> anyhow::Resu
     // A device registered after them reaches the city within 1 s.
     let later = naidong_camera(100);
     register(&bottom, device_spec(&later, true)).await?;
-    eventually("the later device at the city", Duration::from_secs(1), || async {
-        Ok(get_device(&top, &later).await?.map(|_| ()))
-    })
+    eventually(
+        "the later device at the city",
+        Duration::from_secs(1),
+        || async { Ok(get_device(&top, &later).await?.map(|_| ())) },
+    )
     .await?;
 
     // `devices list --all` at both levels: every device, over several pages.
@@ -250,20 +264,29 @@ async fn a_refused_entry_shows_at_both_ends_and_the_link_goes_on() -> anyhow::Re
             .map(|r| r.reason.clone())
     };
     let reason = by(&parent_side, &hostile, "parent").expect("city lists the refused entry");
-    assert!(reason.contains("spec.name") && reason.contains("control"), "{reason}");
-    assert!(by(&child_side, &hostile, "parent").is_some(), "{child_side:?}");
+    assert!(
+        reason.contains("spec.name") && reason.contains("control"),
+        "{reason}"
+    );
+    assert!(
+        by(&child_side, &hostile, "parent").is_some(),
+        "{child_side:?}"
+    );
     let reason = by(&child_side, &huge, "child").expect("county lists the unsent entry");
     assert!(reason.contains("bytes"), "{reason}");
     // The refused entries kept their last accepted state at the city.
     let shown = get_device(&top, &hostile).await?.unwrap();
     assert!(!shown.spec.unwrap().name.contains('\u{1b}'));
-    assert_eq!(link(&links(&top).await?, "child")?.state, LinkState::Up as i32);
+    assert_eq!(
+        link(&links(&top).await?, "child")?.state,
+        LinkState::Up as i32
+    );
     // Metrics carry the count at both ends.
     for node in [&county, &city] {
         let text = http_get(node.http_addr(), "/metrics").await?;
         assert!(
-            text.lines().any(|l| l.starts_with("vfed_link_refused_entries{")
-                && !l.ends_with(" 0")),
+            text.lines()
+                .any(|l| l.starts_with("vfed_link_refused_entries{") && !l.ends_with(" 0")),
             "no refused-entries metric at {}",
             node.id()
         );
@@ -331,8 +354,7 @@ async fn pump(
 }
 
 #[tokio::test]
-async fn a_black_holed_link_is_down_within_two_heartbeats_with_lag_growing() -> anyhow::Result<()>
-{
+async fn a_black_holed_link_is_down_within_two_heartbeats_with_lag_growing() -> anyhow::Result<()> {
     let pki = TestPki::new()?;
     let heartbeat = Duration::from_millis(500);
     let city = TestNode::start(
@@ -405,9 +427,11 @@ async fn a_black_holed_link_is_down_within_two_heartbeats_with_lag_growing() -> 
 
     // Healed: everything arrives, the link is up with no lag.
     hole.drop_everything(false);
-    eventually("all devices at the city after the partition", WAIT, || async {
-        Ok((remote_set(&top).await?.len() == 21).then_some(()))
-    })
+    eventually(
+        "all devices at the city after the partition",
+        WAIT,
+        || async { Ok((remote_set(&top).await?.len() == 21).then_some(())) },
+    )
     .await?;
     eventually("county link up with no lag", WAIT, || async {
         let l = links(&bottom).await?;
@@ -424,7 +448,8 @@ async fn control_and_bidi_characters_are_refused_in_display_fields() -> anyhow::
     let node = TestNode::start(&pki, NodeOptions::new(NAIDONG, "county")).await?;
     let channel = node.channel(&pki)?;
     let id = naidong_camera(1);
-    let cases: [(&str, fn(&mut pb::DeviceSpec)); 7] = [
+    type Edit = fn(&mut pb::DeviceSpec);
+    let cases: [(&str, Edit); 7] = [
         ("spec.name", |s| s.name = "cam\u{1b}[31mred".into()),
         ("spec.name", |s| s.name = "nul\0byte".into()),
         ("spec.address", |s| s.address = "road \u{202E}evil".into()),
@@ -445,7 +470,10 @@ async fn control_and_bidi_characters_are_refused_in_display_fields() -> anyhow::
         edit(&mut spec);
         refused(&channel, spec, field, "control or bidirectional-override").await?;
     }
-    assert!(get_device(&channel, &id).await?.is_none(), "a refused device was stored");
+    assert!(
+        get_device(&channel, &id).await?.is_none(),
+        "a refused device was stored"
+    );
     Ok(())
 }
 
@@ -553,7 +581,11 @@ async fn negative_revisions_and_year_minus_one_are_refused() -> anyhow::Result<(
         .err()
         .ok_or_else(|| anyhow::anyhow!("expected_revision -1 accepted"))?;
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    assert!(status.message().contains("expected_revision"), "{}", status.message());
+    assert!(
+        status.message().contains("expected_revision"),
+        "{}",
+        status.message()
+    );
     let unchanged = get_device(&channel, &id).await?.unwrap();
     assert_eq!(unchanged.revision, stored.revision);
     // 0 is "no check", documented in the proto.

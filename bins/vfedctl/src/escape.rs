@@ -36,7 +36,10 @@ mod tests {
     fn escapes_reach_the_terminal_as_text() {
         assert_eq!(for_terminal("cam 乃东 1"), "cam 乃东 1");
         assert_eq!(for_terminal("a\x1b[31mb"), "a\\u{001B}[31mb");
-        assert_eq!(for_terminal("\0x\u{202E}y\u{9B}"), "\\u{0000}x\\u{202E}y\\u{009B}");
+        assert_eq!(
+            for_terminal("\0x\u{202E}y\u{9B}"),
+            "\\u{0000}x\\u{202E}y\\u{009B}"
+        );
         assert_eq!(for_terminal("two\nlines"), "two lines");
     }
 }

@@ -84,7 +84,9 @@ pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(),
     if value.chars().count() > max || value.chars().any(vfed_proto::bounds::is_forbidden) {
         return Err(AuthError::invalid(
             field,
-            format!("must be at most {max} characters without control or bidirectional-override characters"),
+            format!(
+                "must be at most {max} characters without control or bidirectional-override characters"
+            ),
             "R15.1",
         ));
     }

@@ -34,8 +34,8 @@ pub fn parse_date(field: &str, value: &str) -> Result<Date, RegistryError> {
     if value.len() != 10 || !value.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(refuse());
     }
-    let date = Date::parse(value, format_description!("[year]-[month]-[day]"))
-        .map_err(|_| refuse())?;
+    let date =
+        Date::parse(value, format_description!("[year]-[month]-[day]")).map_err(|_| refuse())?;
     if !YEARS.contains(&date.year()) {
         return Err(refuse());
     }
@@ -89,7 +89,10 @@ pub fn check_bounds(spec: &DeviceSpec) -> Result<(), RegistryError> {
         ("spec.responsible.manager", &spec.responsible.manager),
         ("spec.filing.design_unit", &spec.filing.design_unit),
         ("spec.filing.build_unit", &spec.filing.build_unit),
-        ("spec.filing.maintenance_unit", &spec.filing.maintenance_unit),
+        (
+            "spec.filing.maintenance_unit",
+            &spec.filing.maintenance_unit,
+        ),
     ] {
         display(field, value, bounds::NAME_CHARS)?;
     }
@@ -128,11 +131,15 @@ pub fn check_bounds(spec: &DeviceSpec) -> Result<(), RegistryError> {
             let ok = (url.starts_with("rtsp://") || url.starts_with("rtsps://"))
                 && url.len() <= MAX_URL_BYTES
                 && url.len() > 8
-                && !url.chars().any(|c| c.is_whitespace() || bounds::is_forbidden(c));
+                && !url
+                    .chars()
+                    .any(|c| c.is_whitespace() || bounds::is_forbidden(c));
             if !ok {
                 return Err(RegistryError::bad(
                     field,
-                    format!("must be an rtsp:// or rtsps:// URL of at most {MAX_URL_BYTES} bytes, without spaces or control characters"),
+                    format!(
+                        "must be an rtsp:// or rtsps:// URL of at most {MAX_URL_BYTES} bytes, without spaces or control characters"
+                    ),
                 ));
             }
         }

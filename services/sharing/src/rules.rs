@@ -53,7 +53,8 @@ fn check_text(field: &str, value: &str, max: usize, what: &str) -> Result<(), Sh
     }
     // Control and bidi characters would be printed on other operators'
     // terminals (see `vfed_proto::bounds`).
-    bounds::display_text(value, max).map_err(|fault| SharingError::invalid(field, fault.to_string()))
+    bounds::display_text(value, max)
+        .map_err(|fault| SharingError::invalid(field, fault.to_string()))
 }
 
 /// A new department.

@@ -89,7 +89,9 @@ fn check_reason(reason: &str) -> Result<(), SharingError> {
     if reason.chars().count() > MAX_REASON || reason.chars().any(vfed_proto::bounds::is_forbidden) {
         return Err(SharingError::invalid(
             "reason",
-            format!("must be at most {MAX_REASON} characters, without control or bidirectional-override characters"),
+            format!(
+                "must be at most {MAX_REASON} characters, without control or bidirectional-override characters"
+            ),
         ));
     }
     Ok(())
