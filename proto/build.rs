@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={proto}");
     }
     tonic_prost_build::configure()
+        // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (see src/codec.rs).
+        .codec_path("crate::codec::WireCodec")
         .file_descriptor_set_path(out_dir.join("vfed_descriptor.bin"))
         .compile_protos(&protos, &["."])?;
     Ok(())

@@ -4,6 +4,9 @@
 //! module each (`convert.rs`).
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
+pub mod bounds;
+pub mod codec;
+
 /// Registry API (devices, catalog, filings, liveness).
 pub mod registry {
     /// Version 1.

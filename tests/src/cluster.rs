@@ -39,6 +39,8 @@ pub struct NodeOptions {
     pub keepalive: Duration,
     /// Listener timeouts and limits (hostile-peer tests shorten them).
     pub connections: ConnectionsConfig,
+    /// Federation heartbeat period.
+    pub heartbeat: Duration,
 }
 
 impl NodeOptions {
@@ -53,6 +55,7 @@ impl NodeOptions {
             backend: Backend::Embedded,
             keepalive: Duration::from_secs(10),
             connections: ConnectionsConfig::default(),
+            heartbeat: Duration::from_millis(200),
         }
     }
 
@@ -84,6 +87,12 @@ impl NodeOptions {
     /// With listener timeouts and limits.
     pub fn connections(mut self, connections: ConnectionsConfig) -> Self {
         self.connections = connections;
+        self
+    }
+
+    /// With a federation heartbeat period (default 200 ms).
+    pub fn heartbeat(mut self, period: Duration) -> Self {
+        self.heartbeat = period;
         self
     }
 
@@ -142,7 +151,7 @@ impl TestNode {
             config.store.etcd_prefix = format!("/vfed-test/{}/{}/", options.id, unique());
         }
         config.liveness.keepalive_period = options.keepalive;
-        config.federation.heartbeat = Duration::from_millis(200);
+        config.federation.heartbeat = options.heartbeat;
         config.federation.max_backoff = Duration::from_millis(500);
         config.shutdown.grace = Duration::from_secs(2);
         config.listen.grpc = "127.0.0.1:0".parse()?;

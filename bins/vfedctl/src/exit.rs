@@ -174,7 +174,10 @@ fn classify_status(status: &tonic::Status) -> (u8, String) {
 /// Prints `error: <message>` to stderr and returns the matching exit code.
 pub fn report(error: &anyhow::Error) -> ExitCode {
     let (code, message) = classify(error);
-    eprintln!("error: {}", crate::redact::secrets(&message));
+    eprintln!(
+        "error: {}",
+        crate::escape::for_terminal(&crate::redact::secrets(&message))
+    );
     ExitCode::from(code)
 }
 

@@ -13,6 +13,7 @@ mod commands;
 mod credentials;
 mod demo_file;
 mod enums;
+mod escape;
 mod exit;
 mod http;
 mod output;

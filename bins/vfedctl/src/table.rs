@@ -31,7 +31,8 @@ impl Table {
         self
     }
 
-    /// Appends a row; missing cells are empty, newlines become spaces.
+    /// Appends a row; missing cells are empty, newlines become spaces and
+    /// other control characters are escaped (`escape::for_terminal`).
     pub fn row<I, S>(&mut self, cells: I)
     where
         I: IntoIterator<Item = S>,
@@ -40,7 +41,7 @@ impl Table {
         self.rows.push(
             cells
                 .into_iter()
-                .map(|c| c.into().replace(['\n', '\r', '\t'], " "))
+                .map(|c| crate::escape::for_terminal(&c.into()).into_owned())
                 .collect(),
         );
     }

@@ -81,10 +81,12 @@ pub fn validate_name(field: &'static str, name: &str) -> Result<(), AuthError> {
 
 /// Checks a free-text field: at most `max` characters, no control characters.
 pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), AuthError> {
-    if value.chars().count() > max || value.chars().any(char::is_control) {
+    if value.chars().count() > max || value.chars().any(vfed_proto::bounds::is_forbidden) {
         return Err(AuthError::invalid(
             field,
-            format!("must be at most {max} characters without control characters"),
+            format!(
+                "must be at most {max} characters without control or bidirectional-override characters"
+            ),
             "R15.1",
         ));
     }

@@ -32,6 +32,9 @@ pub struct RegistryMetrics {
     pub link_lag: Family<LinkLabels, Gauge>,
     /// Catalog changes applied from children.
     pub changes_applied: Counter,
+    /// Catalog entries refused on a link (by the parent, or by the child as
+    /// too large to send).
+    pub link_refused: Family<LinkLabels, Gauge>,
 }
 
 impl RegistryMetrics {
@@ -72,6 +75,11 @@ impl RegistryMetrics {
             "vfed_link_changes_applied",
             "Catalog changes applied from child links",
             m.changes_applied.clone(),
+        );
+        registry.register(
+            "vfed_link_refused_entries",
+            "Catalog entries refused on a federation link since start (the link goes on with the rest)",
+            m.link_refused.clone(),
         );
         m
     }

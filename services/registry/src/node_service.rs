@@ -78,6 +78,17 @@ impl Node for NodeService {
                 applied_revision: s.applied_revision,
                 last_error: s.last_error,
                 resyncs: s.resyncs,
+                refused_total: s.refused_total,
+                refused: s
+                    .refused
+                    .into_iter()
+                    .map(|r| fed::RefusedEntry {
+                        device_id: r.device_id,
+                        reason: r.reason,
+                        refused_by: r.refused_by,
+                        at_unix_ms: r.at_ms,
+                    })
+                    .collect(),
             })
             .collect();
         Ok(Response::new(fed::ListLinksResponse { links }))

@@ -3,6 +3,7 @@
 use time::Date;
 use time::macros::format_description;
 use vfed_gbcode::{AreaCode, GbCode};
+use vfed_proto::bounds;
 
 use crate::RegistryError;
 use crate::domain::{AcceptanceState, DeviceSpec};
@@ -11,14 +12,44 @@ const PROHIBITED: &str = "no camera may cover hotel rooms, dormitory or apartmen
 baths, changing or dressing rooms, toilets, financial customer-data areas, ballot or report boxes, \
 polling places or other private places";
 
-/// Parses a civil date `YYYY-MM-DD`.
+/// Years a filing or acceptance date may fall in: the regulation dates from
+/// 2019 and no system in service was accepted before video surveillance was
+/// digital; a year outside is a typo or an attack on date arithmetic.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Parses a civil date `YYYY-MM-DD` with a four-digit year in 1970..=9999.
 pub fn parse_date(field: &str, value: &str) -> Result<Date, RegistryError> {
-    Date::parse(value, format_description!("[year]-[month]-[day]"))
-        .map_err(|_| RegistryError::bad(field, format!("{value:?} is not a date YYYY-MM-DD")))
+    let refuse = || {
+        RegistryError::bad(
+            field,
+            format!(
+                "{:?} is not a date YYYY-MM-DD with a year in {}..={}",
+                value.chars().take(32).collect::<String>(),
+                YEARS.start(),
+                YEARS.end()
+            ),
+        )
+    };
+    // `time` also reads signed and six-digit years (`-0001-01-01`).
+    if value.len() != 10 || !value.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(refuse());
+    }
+    let date =
+        Date::parse(value, format_description!("[year]-[month]-[day]")).map_err(|_| refuse())?;
+    if !YEARS.contains(&date.year()) {
+        return Err(refuse());
+    }
+    Ok(date)
 }
 
 fn optional_date(field: &str, value: Option<&str>) -> Result<Option<Date>, RegistryError> {
     value.map(|v| parse_date(field, v)).transpose()
+}
+
+/// A display string of at most `max` characters without control or bidi
+/// characters (shown on other nodes' terminals, R4: one catalog model).
+pub fn display(field: &str, value: &str, max: usize) -> Result<(), RegistryError> {
+    bounds::display_text(value, max).map_err(|fault| RegistryError::bad(field, fault.to_string()))
 }
 
 fn required(
@@ -34,11 +65,90 @@ fn required(
             requirement,
         ));
     }
-    if value.chars().count() > 128 {
-        return Err(RegistryError::bad(field, "must be at most 128 characters"));
+    bounds::display_text(value, bounds::NAME_CHARS)
+        .map_err(|fault| RegistryError::invalid(field, fault.to_string(), requirement))
+}
+
+/// The size and character rules of every text field: checked for local
+/// registrations and for entries from children alike, so that no entry a
+/// node holds can jam a link or a listing (see `vfed_proto::bounds`).
+pub fn check_bounds(spec: &DeviceSpec) -> Result<(), RegistryError> {
+    if spec.id.len() > 20 {
+        return Err(RegistryError::invalid(
+            "spec.id",
+            "must be a 20-digit code",
+            "R4",
+        ));
+    }
+    display("spec.name", &spec.name, bounds::NAME_CHARS)?;
+    display("spec.address", &spec.address, bounds::ADDRESS_CHARS)?;
+    display("spec.unit", &spec.unit, bounds::NAME_CHARS)?;
+    for (field, value) in [
+        ("spec.responsible.builder", &spec.responsible.builder),
+        ("spec.responsible.maintainer", &spec.responsible.maintainer),
+        ("spec.responsible.manager", &spec.responsible.manager),
+        ("spec.filing.design_unit", &spec.filing.design_unit),
+        ("spec.filing.build_unit", &spec.filing.build_unit),
+        (
+            "spec.filing.maintenance_unit",
+            &spec.filing.maintenance_unit,
+        ),
+    ] {
+        display(field, value, bounds::NAME_CHARS)?;
+    }
+    if spec.filing.operators.len() > bounds::MAX_OPERATORS {
+        return Err(RegistryError::invalid(
+            "spec.filing.operators",
+            format!(
+                "must list at most {} operators (got {})",
+                bounds::MAX_OPERATORS,
+                spec.filing.operators.len()
+            ),
+            "R12",
+        ));
+    }
+    for (i, operator) in spec.filing.operators.iter().enumerate() {
+        display(
+            &format!("spec.filing.operators[{i}]"),
+            operator,
+            bounds::OPERATOR_CHARS,
+        )?;
+    }
+    for (field, value) in [
+        ("spec.acceptance.accepted_on", &spec.acceptance.accepted_on),
+        ("spec.filing.filed_on", &spec.filing.filed_on),
+        ("spec.filing.verified_on", &spec.filing.verified_on),
+    ] {
+        if let Some(date) = value {
+            parse_date(field, date)?;
+        }
+    }
+    for (field, url) in [
+        ("spec.streams.main_url", &spec.streams.main_url),
+        ("spec.streams.sub_url", &spec.streams.sub_url),
+    ] {
+        if let Some(url) = url {
+            let ok = (url.starts_with("rtsp://") || url.starts_with("rtsps://"))
+                && url.len() <= MAX_URL_BYTES
+                && url.len() > 8
+                && !url
+                    .chars()
+                    .any(|c| c.is_whitespace() || bounds::is_forbidden(c));
+            if !ok {
+                return Err(RegistryError::bad(
+                    field,
+                    format!(
+                        "must be an rtsp:// or rtsps:// URL of at most {MAX_URL_BYTES} bytes, without spaces or control characters"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
+
+/// The longest stream URL (bytes).
+pub const MAX_URL_BYTES: usize = 1024;
 
 /// R7 alone: checked for local registrations and for entries from children.
 pub fn check_location(spec: &DeviceSpec) -> Result<(), RegistryError> {
@@ -76,17 +186,9 @@ pub fn check_id(id: &str, area: &AreaCode, field: &str) -> Result<GbCode, Regist
 pub fn check_spec(spec: &DeviceSpec, area: &AreaCode, today: Date) -> Result<(), RegistryError> {
     check_id(&spec.id, area, "spec.id")?;
     check_location(spec)?;
-    if spec.name.is_empty() || spec.name.chars().count() > 128 {
-        return Err(RegistryError::bad(
-            "spec.name",
-            "must be 1 to 128 characters",
-        ));
-    }
-    if spec.address.chars().count() > 256 {
-        return Err(RegistryError::bad(
-            "spec.address",
-            "must be at most 256 characters",
-        ));
+    check_bounds(spec)?;
+    if spec.name.is_empty() {
+        return Err(RegistryError::bad("spec.name", "is required"));
     }
     required(
         "spec.unit",
@@ -136,22 +238,6 @@ pub fn check_spec(spec: &DeviceSpec, area: &AreaCode, today: Date) -> Result<(),
         ));
     }
     check_acceptance_and_filing(spec, today)?;
-    for (field, url) in [
-        ("spec.streams.main_url", &spec.streams.main_url),
-        ("spec.streams.sub_url", &spec.streams.sub_url),
-    ] {
-        if let Some(url) = url {
-            let ok = (url.starts_with("rtsp://") || url.starts_with("rtsps://"))
-                && url.len() <= 1024
-                && url.len() > 8;
-            if !ok {
-                return Err(RegistryError::bad(
-                    field,
-                    "must be an rtsp:// or rtsps:// URL of at most 1024 bytes",
-                ));
-            }
-        }
-    }
     Ok(())
 }
 

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use prost::Message as _;
 use time::{Date, OffsetDateTime};
 use tonic::{Request, Response, Status};
 use vfed_gbcode::division_name;
+use vfed_proto::bounds;
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_server::Registry;
 
@@ -127,6 +129,14 @@ impl RegistryService {
                 "does not belong to this listing",
             ));
         }
+        for (field, value) in [
+            ("division", &request.division),
+            ("unit", &request.unit),
+            ("name_contains", &request.name_contains),
+            ("page_token", &request.page_token),
+        ] {
+            filter(field, value)?;
+        }
         let status = status_filter(request.status)?;
         let location = location_filter(request.location_type)?;
         let name = request.name_contains.to_lowercase();
@@ -142,6 +152,8 @@ impl RegistryService {
         let mut devices = Vec::new();
         let mut cursor = (!request.page_token.is_empty()).then(|| request.page_token.clone());
         let mut next_page_token = String::new();
+        let mut bytes = 0;
+        let mut full = false;
         loop {
             let (entries, more) = self
                 .catalog
@@ -156,13 +168,18 @@ impl RegistryService {
                 };
                 cursor = Some(key);
                 if keep(&v) {
-                    devices.push(wire(&v));
-                    if devices.len() == page_size {
+                    let device = wire(&v);
+                    // A page ends by count or by bytes, whichever comes first,
+                    // so that no page reaches the caller's message limit.
+                    bytes += device.encoded_len() + 8;
+                    devices.push(device);
+                    if devices.len() == page_size || bytes >= bounds::MAX_BATCH_BYTES {
+                        full = true;
                         break;
                     }
                 }
             }
-            if devices.len() == page_size {
+            if full {
                 if more || fetched > 0 {
                     next_page_token = cursor.clone().unwrap_or_default();
                 }
@@ -219,7 +236,27 @@ fn required_id(field: &str, id: &str) -> Result<(), Status> {
     if id.is_empty() {
         return Err(RegistryError::bad(field, "is required").into());
     }
+    id_filter(field, id)
+}
+
+/// A device code in a request: at most 20 ASCII digits (no store key is longer).
+fn id_filter(field: &str, id: &str) -> Result<(), Status> {
+    if id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RegistryError::invalid(field, "must be a 20-digit code", "R4").into());
+    }
     Ok(())
+}
+
+/// A free-form filter or page token: bounded like every other field.
+fn filter(field: &str, value: &str) -> Result<(), RegistryError> {
+    if value.len() > bounds::FILTER_BYTES {
+        return Err(RegistryError::bad(
+            field,
+            format!("must be at most {} bytes", bounds::FILTER_BYTES),
+        ));
+    }
+    bounds::display_text(value, bounds::FILTER_BYTES)
+        .map_err(|fault| RegistryError::bad(field, fault.to_string()))
 }
 
 #[tonic::async_trait]
@@ -251,7 +288,19 @@ impl Registry for RegistryService {
             ))
             .into());
         }
-        let expected = (request.expected_revision > 0).then_some(request.expected_revision);
+        // 0 (the proto3 default: field unset) means "no check"; a revision is
+        // never negative, so a negative one is a mistake, not a wildcard.
+        let expected = match request.expected_revision {
+            0 => None,
+            r if r > 0 => Some(r),
+            r => {
+                return Err(RegistryError::bad(
+                    "expected_revision",
+                    format!("{r} is not a revision: use 0 for no check or a revision from get"),
+                )
+                .into());
+            }
+        };
         let stored = self.catalog.update(spec, expected).await?;
         Ok(Response::new(wire(&stored)))
     }
@@ -288,9 +337,11 @@ impl Registry for RegistryService {
         tracing::Span::current().record("device", request.id.as_str());
         required_id("id", &request.id)?;
         let reason = request.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 256 {
-            return Err(RegistryError::bad("reason", "must be 1 to 256 characters").into());
+        if reason.is_empty() {
+            return Err(RegistryError::bad("reason", "is required").into());
         }
+        bounds::free_text(reason, 256)
+            .map_err(|fault| RegistryError::bad("reason", fault.to_string()))?;
         let at = self.catalog.decommission(&request.id, reason).await?;
         tracing::info!(device = %request.id, reason, "device decommissioned");
         Ok(Response::new(pb::DecommissionDeviceResponse {
@@ -404,6 +455,7 @@ impl Registry for RegistryService {
         let prefix = if request.device_id.is_empty() {
             keys::OUTAGE.to_owned()
         } else {
+            id_filter("device_id", &request.device_id)?;
             format!("{}{}/", keys::OUTAGE, request.device_id)
         };
         let limit = if request.limit == 0 {

@@ -42,11 +42,11 @@ fn text(
     }
     if trimmed
         .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
+        .any(|c| vfed_proto::bounds::is_forbidden(c) && c != '\n' && c != '\t')
     {
         return Err(RetrievalError::invalid(
             field,
-            "must not contain control characters",
+            "must not contain control or bidirectional-override characters",
             requirement,
         ));
     }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use vfed_gbcode::{AreaCode, GbCode};
+use vfed_proto::bounds;
 use vfed_proto::sharing::v1 as pb;
 
 use crate::SharingError;
@@ -50,13 +51,10 @@ fn check_text(field: &str, value: &str, max: usize, what: &str) -> Result<(), Sh
     if value.trim().is_empty() {
         return Err(SharingError::invalid(field, format!("is required: {what}")));
     }
-    if value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(SharingError::invalid(
-            field,
-            format!("must be at most {max} characters, without control characters"),
-        ));
-    }
-    Ok(())
+    // Control and bidi characters would be printed on other operators'
+    // terminals (see `vfed_proto::bounds`).
+    bounds::display_text(value, max)
+        .map_err(|fault| SharingError::invalid(field, fault.to_string()))
 }
 
 /// A new department.

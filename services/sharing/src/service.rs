@@ -77,10 +77,12 @@ fn check_reason(reason: &str) -> Result<(), SharingError> {
             "is required: why the grant ends early",
         ));
     }
-    if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+    if reason.chars().count() > MAX_REASON || reason.chars().any(vfed_proto::bounds::is_forbidden) {
         return Err(SharingError::invalid(
             "reason",
-            format!("must be at most {MAX_REASON} characters, without control characters"),
+            format!(
+                "must be at most {MAX_REASON} characters, without control or bidirectional-override characters"
+            ),
         ));
     }
     Ok(())

@@ -43,15 +43,62 @@ impl PendingChanges {
         }
     }
 
-    /// Takes every change, in first-seen order, in chunks of `chunk`.
-    pub fn drain_chunks(&mut self, chunk: usize) -> Vec<Vec<fed::CatalogChange>> {
+    /// Takes every change, in first-seen order, in chunks of at most
+    /// `count` changes and `bytes` encoded bytes (see [`chunk_changes`]).
+    pub fn drain_chunks(&mut self, count: usize, bytes: usize) -> Chunks {
         let mut latest = std::mem::take(&mut self.latest);
         let changes: Vec<_> = std::mem::take(&mut self.order)
             .into_iter()
             .filter_map(|id| latest.remove(&id))
             .collect();
-        changes.chunks(chunk.max(1)).map(<[_]>::to_vec).collect()
+        chunk_changes(changes, count, bytes)
     }
+}
+
+/// Changes cut into batches, and the ones too large for any batch.
+#[derive(Debug, Default)]
+pub struct Chunks {
+    /// Batches in order; never empty batches.
+    pub batches: Vec<Vec<fed::CatalogChange>>,
+    /// Upserts whose encoding alone exceeds the byte limit: no parent could
+    /// take them, so they are reported instead of sent (a node's own rules
+    /// keep such entries out; they can only be older than those rules).
+    pub too_large: Vec<(String, usize)>,
+}
+
+/// Cuts `changes` into batches of at most `count` changes and `bytes`
+/// encoded bytes, keeping their order: whatever the entries, no batch can
+/// reach the parent's message limit.
+pub fn chunk_changes(changes: Vec<fed::CatalogChange>, count: usize, bytes: usize) -> Chunks {
+    use prost::Message as _;
+    let mut chunks = Chunks::default();
+    let mut current = Vec::new();
+    let mut current_bytes = 0;
+    for change in changes {
+        // Field tag and length prefix of the change inside the batch.
+        let size = change.encoded_len() + 8;
+        if size > bytes {
+            let id = match &change.change {
+                Some(fed::catalog_change::Change::Upsert(d)) => {
+                    d.spec.as_ref().map(|s| s.id.clone()).unwrap_or_default()
+                }
+                Some(fed::catalog_change::Change::RemoveDeviceId(id)) => id.clone(),
+                None => String::new(),
+            };
+            chunks.too_large.push((id, size));
+            continue;
+        }
+        if !current.is_empty() && (current.len() >= count.max(1) || current_bytes + size > bytes) {
+            chunks.batches.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current_bytes += size;
+        current.push(change);
+    }
+    if !current.is_empty() {
+        chunks.batches.push(current);
+    }
+    chunks
 }
 
 fn remove(id: &str) -> fed::CatalogChange {
@@ -75,5 +122,53 @@ pub fn change_for(id: &str, kv: &KeyValue) -> fed::CatalogChange {
             tracing::error!(error = %e, "uplink: skipping an undecodable catalog entry");
             remove(id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(id: &str, name_bytes: usize) -> fed::CatalogChange {
+        fed::CatalogChange {
+            change: Some(fed::catalog_change::Change::Upsert(
+                vfed_proto::registry::v1::Device {
+                    spec: Some(vfed_proto::registry::v1::DeviceSpec {
+                        id: id.into(),
+                        name: "n".repeat(name_bytes),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )),
+        }
+    }
+
+    #[test]
+    fn batches_are_cut_by_bytes_below_the_limit() {
+        use prost::Message as _;
+        let changes: Vec<_> = (0..50).map(|i| upsert(&format!("{i}"), 100_000)).collect();
+        let chunks = chunk_changes(changes, 1000, vfed_proto::bounds::MAX_BATCH_BYTES);
+        assert!(chunks.too_large.is_empty());
+        assert!(chunks.batches.len() >= 5, "{}", chunks.batches.len());
+        for b in &chunks.batches {
+            let batch = fed::CatalogBatch {
+                changes: b.clone(),
+                ..Default::default()
+            };
+            assert!(batch.encoded_len() <= vfed_proto::bounds::MAX_BATCH_BYTES);
+        }
+        let total: usize = chunks.batches.iter().map(Vec::len).sum();
+        assert_eq!(total, 50);
+    }
+
+    #[test]
+    fn an_entry_too_large_for_any_batch_is_reported_not_sent() {
+        let changes = vec![upsert("a", 10), upsert("big", 2_000_000), upsert("b", 10)];
+        let chunks = chunk_changes(changes, 1000, vfed_proto::bounds::MAX_BATCH_BYTES);
+        assert_eq!(chunks.batches.len(), 1);
+        assert_eq!(chunks.batches[0].len(), 2);
+        assert_eq!(chunks.too_large.len(), 1);
+        assert_eq!(chunks.too_large[0].0, "big");
     }
 }

@@ -18,13 +18,13 @@ use vfed_proto::federation::v1 as fed;
 use vfed_proto::federation::v1::federation_server::Federation;
 use vfed_store::{Op, Txn};
 
-use super::links::{LinkRole, LinkState, LinkTable};
+use super::links::{LinkRole, LinkState, LinkTable, RefusedEntry};
 use crate::catalog::Catalog;
 use crate::codec::{decode, encode};
 use crate::convert::remote_entry_from_wire;
 use crate::domain::{CatalogEntry, LinkRecord};
 use crate::metrics::RegistryMetrics;
-use crate::rules::{check_id, check_location};
+use crate::rules::{check_bounds, check_id, check_location};
 use crate::{RegistryError, keys};
 
 /// Heartbeat-only progress is persisted at most this often: replaying a few
@@ -32,6 +32,13 @@ use crate::{RegistryError, keys};
 const PERSIST_IDLE_PROGRESS: Duration = Duration::from_secs(10);
 /// How long a child has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The child's heartbeat period when its hello does not say.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Heartbeat periods without a message after which the link is shown down.
+pub(super) const DOWN_AFTER_PERIODS: u32 = 2;
+/// Heartbeat periods without a message after which the session is ended
+/// (the child reconnects and resumes): a silent partition frees its slot.
+pub(super) const END_AFTER_PERIODS: u32 = 4;
 
 /// A configured child.
 #[derive(Clone, Debug)]
@@ -194,22 +201,49 @@ impl Federation for FederationService {
             metrics: self.metrics.clone(),
         };
         let links = self.links.clone();
+        let period = match hello.heartbeat_ms {
+            0 => DEFAULT_HEARTBEAT,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
         tokio::spawn(async move {
             let _guard = guard;
+            let mut last_message = Instant::now();
+            let mut shown_down = false;
             let outcome = loop {
+                // A black-holed link delivers nothing and closes nothing:
+                // silence past two heartbeats is shown as down (R14.3 in
+                // spirit: an outage is reported, not discovered later).
+                let down_at = last_message + period * DOWN_AFTER_PERIODS;
+                let end_at = last_message + period * END_AFTER_PERIODS;
                 let message = tokio::select! {
                     () = cancel.cancelled() => break Err("superseded by a newer session".to_owned()),
+                    () = tokio::time::sleep_until(down_at), if !shown_down => {
+                        shown_down = true;
+                        let text = format!("no message from the child for {:?} ({DOWN_AFTER_PERIODS} heartbeat periods)", period * DOWN_AFTER_PERIODS);
+                        tracing::warn!(child = %applier.child.id, "{text}");
+                        links.update(LinkRole::Child, &applier.child.id, |s| {
+                            s.state = LinkState::Down;
+                            s.last_error = text;
+                        });
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(end_at) => {
+                        break Err(format!("no message from the child for {:?}; session ended", period * END_AFTER_PERIODS));
+                    }
                     m = inbound.message() => m,
                 };
+                last_message = Instant::now();
+                shown_down = false;
                 match message {
                     Ok(Some(fed::ChildMessage {
                         message: Some(fed::child_message::Message::Batch(batch)),
                     })) => {
                         match applier.apply(batch).await {
-                            Ok(revision) => {
+                            Ok((revision, refused)) => {
                                 let ack = fed::ParentMessage {
                                     message: Some(fed::parent_message::Message::Ack(fed::Ack {
                                         revision,
+                                        refused,
                                     })),
                                 };
                                 if tx.send(Ok(ack)).await.is_err() {
@@ -280,8 +314,12 @@ impl Applier {
         Op::put(keys::link(&self.child.id), encode(&record))
     }
 
-    /// Applies a batch; returns the revision to acknowledge.
-    async fn apply(&mut self, batch: fed::CatalogBatch) -> Result<i64, RegistryError> {
+    /// Applies a batch; returns the revision to acknowledge and the entries
+    /// refused.
+    async fn apply(
+        &mut self,
+        batch: fed::CatalogBatch,
+    ) -> Result<(i64, Vec<fed::RefusedEntry>), RegistryError> {
         let store = self.catalog.store().clone();
         let max_ops = store.max_txn_ops().max(2) - 1;
         if batch.snapshot_begin {
@@ -294,7 +332,7 @@ impl Applier {
                 s.resyncs += 1;
             });
         }
-        let mut ops = self.change_ops(batch.changes).await?;
+        let (mut ops, refused) = self.change_ops(batch.changes).await?;
         let changed = !ops.is_empty();
         if batch.snapshot_end {
             ops.extend(self.sweep_ops().await?);
@@ -338,7 +376,7 @@ impl Applier {
                 s.state = LinkState::Up;
             }
         });
-        Ok(batch.revision)
+        Ok((batch.revision, refused))
     }
 
     /// Ops for a batch's changes. Entries outside the child's area or at a
@@ -346,22 +384,41 @@ impl Applier {
     async fn change_ops(
         &mut self,
         changes: Vec<fed::CatalogChange>,
-    ) -> Result<Vec<Op>, RegistryError> {
+    ) -> Result<(Vec<Op>, Vec<fed::RefusedEntry>), RegistryError> {
         use fed::catalog_change::Change;
         let mut latest: HashMap<String, Option<CatalogEntry>> = HashMap::new();
         let mut order = Vec::new();
+        let mut refused = Vec::new();
         for change in changes {
             let (id, entry) = match change.change {
-                Some(Change::Upsert(device)) => match self.accept(device) {
-                    Ok(entry) => (entry.spec.id.clone(), Some(entry)),
-                    Err(e) => {
-                        tracing::warn!(child = %self.child.id, error = %e, "refused a catalog entry from a child");
-                        let text = e.to_string();
-                        self.links
-                            .update(LinkRole::Child, &self.child.id, |s| s.last_error = text);
-                        continue;
+                Some(Change::Upsert(device)) => {
+                    let device_id: String = device
+                        .spec
+                        .as_ref()
+                        .map(|s| s.id.chars().take(20).collect())
+                        .unwrap_or_default();
+                    match self.accept(device) {
+                        Ok(entry) => (entry.spec.id.clone(), Some(entry)),
+                        Err(e) => {
+                            tracing::warn!(child = %self.child.id, device = %device_id, error = %e, "refused a catalog entry from a child");
+                            let entry = RefusedEntry {
+                                device_id,
+                                reason: e.to_string(),
+                                refused_by: LinkRole::Parent.name().to_owned(),
+                                at_ms: crate::catalog::now_ms(),
+                            };
+                            refused.push(fed::RefusedEntry {
+                                device_id: entry.device_id.clone(),
+                                reason: entry.reason.clone(),
+                                refused_by: entry.refused_by.clone(),
+                                at_unix_ms: entry.at_ms,
+                            });
+                            self.links
+                                .update(LinkRole::Child, &self.child.id, |s| s.refuse(entry));
+                            continue;
+                        }
                     }
-                },
+                }
                 Some(Change::RemoveDeviceId(id)) => (id, None),
                 None => continue,
             };
@@ -383,7 +440,7 @@ impl Applier {
                 }
             }
         }
-        Ok(ops)
+        Ok((ops, refused))
     }
 
     fn accept(
@@ -393,6 +450,7 @@ impl Applier {
         let entry = remote_entry_from_wire(device, &self.child.id)?;
         check_id(&entry.spec.id, &self.area, "upsert.spec.id")?;
         check_location(&entry.spec)?;
+        check_bounds(&entry.spec)?;
         Ok(entry)
     }
 

@@ -1,6 +1,6 @@
 //! The state of this node's links, for `ListLinks` and metrics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crate::catalog::now_ms;
@@ -57,6 +57,41 @@ pub struct LinkStatus {
     pub last_error: String,
     /// Full resyncs so far.
     pub resyncs: u64,
+    /// Entries refused on this link since start.
+    pub refused_total: u64,
+    /// The latest refused entries, newest last.
+    pub refused: VecDeque<RefusedEntry>,
+}
+
+/// How many refused entries a link keeps for `nodes list`.
+const KEEP_REFUSED: usize = 8;
+
+/// A catalog entry one side of the link would not take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedEntry {
+    /// The device.
+    pub device_id: String,
+    /// The rule it broke, naming the field.
+    pub reason: String,
+    /// `parent` or `child`.
+    pub refused_by: String,
+    /// When (unix ms).
+    pub at_ms: i64,
+}
+
+impl LinkStatus {
+    /// Records a refused entry (the link goes on with the rest).
+    pub fn refuse(&mut self, entry: RefusedEntry) {
+        self.refused_total += 1;
+        self.last_error = format!(
+            "{} refused device {}: {}",
+            entry.refused_by, entry.device_id, entry.reason
+        );
+        if self.refused.len() == KEEP_REFUSED {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(entry);
+    }
 }
 
 impl LinkStatus {
@@ -92,6 +127,8 @@ impl LinkTable {
                     last_contact_ms: 0,
                     last_error: String::new(),
                     resyncs: 0,
+                    refused_total: 0,
+                    refused: VecDeque::new(),
                 };
                 ((role, peer_id), status)
             })
@@ -122,6 +159,10 @@ impl LinkTable {
                 .link_lag
                 .get_or_create(&labels)
                 .set(status.lag());
+            self.metrics
+                .link_refused
+                .get_or_create(&labels)
+                .set(i64::try_from(status.refused_total).unwrap_or(i64::MAX));
         }
     }
 

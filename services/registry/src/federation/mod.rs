@@ -8,5 +8,5 @@ mod links;
 mod uplink;
 
 pub use downlink::{ChildNode, FederationService};
-pub use links::{LinkRole, LinkState, LinkStatus, LinkTable};
+pub use links::{LinkRole, LinkState, LinkStatus, LinkTable, RefusedEntry};
 pub use uplink::{Uplink, UplinkOptions};

@@ -15,8 +15,9 @@ use vfed_proto::federation::v1 as fed;
 use vfed_proto::federation::v1::federation_client::FederationClient;
 use vfed_store::{Snapshot, WatchItem, watch_with_resync};
 
-use super::changes::{PendingChanges, change_for};
-use super::links::{LinkRole, LinkState, LinkTable};
+use super::changes::{Chunks, PendingChanges, change_for, chunk_changes};
+use super::downlink::{DOWN_AFTER_PERIODS, END_AFTER_PERIODS};
+use super::links::{LinkRole, LinkState, LinkTable, RefusedEntry};
 use crate::catalog::Catalog;
 use crate::keys;
 
@@ -29,7 +30,8 @@ pub struct UplinkOptions {
     pub level: String,
     /// The parent's node code.
     pub parent_id: String,
-    /// Changes per batch.
+    /// Changes per batch (batches are also cut at
+    /// `vfed_proto::bounds::MAX_BATCH_BYTES`).
     pub batch_size: usize,
     /// Idle heartbeat period.
     pub heartbeat: Duration,
@@ -77,6 +79,15 @@ impl Uplink {
 
     /// Keeps the link up until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
+        // Lag counts what the parent has not acknowledged, during an outage
+        // too: the head is followed whether or not a session is up.
+        tokio::spawn(follow_head(
+            self.catalog.clone(),
+            self.links.clone(),
+            self.options.parent_id.clone(),
+            self.options.heartbeat,
+            shutdown.clone(),
+        ));
         let mut backoff = Duration::from_millis(100);
         loop {
             let started = Instant::now();
@@ -120,6 +131,7 @@ impl Uplink {
             level: self.options.level.clone(),
             store_id: store.store_id().to_owned(),
             head_revision: head,
+            heartbeat_ms: u32::try_from(self.options.heartbeat.as_millis()).unwrap_or(u32::MAX),
         };
         tx.send(fed::ChildMessage {
             message: Some(fed::child_message::Message::Hello(hello)),
@@ -170,15 +182,57 @@ impl Uplink {
             s.last_error.clear();
         });
         let links = self.links.clone();
-        let acks = tokio::spawn(async move {
+        let period = self.options.heartbeat;
+        let mut acks = tokio::spawn(async move {
+            let mut shown_down = false;
             loop {
-                match inbound.message().await {
+                // The parent acknowledges every batch and heartbeat: silence
+                // past two periods is a partition, shown at once; past four
+                // the session is given up and redialled.
+                let wait = if shown_down {
+                    period * (END_AFTER_PERIODS - DOWN_AFTER_PERIODS)
+                } else {
+                    period * DOWN_AFTER_PERIODS
+                };
+                let message = match tokio::time::timeout(wait, inbound.message()).await {
+                    Ok(m) => m,
+                    Err(_) if shown_down => {
+                        return format!(
+                            "no answer from the parent for {:?}; redialling",
+                            period * END_AFTER_PERIODS
+                        );
+                    }
+                    Err(_) => {
+                        shown_down = true;
+                        let text = format!(
+                            "no answer from the parent for {:?} ({DOWN_AFTER_PERIODS} heartbeat periods)",
+                            period * DOWN_AFTER_PERIODS
+                        );
+                        tracing::warn!(parent = %parent_id, "{text}");
+                        links.update(LinkRole::Parent, &parent_id, |s| {
+                            s.state = LinkState::Down;
+                            s.last_error = text;
+                        });
+                        continue;
+                    }
+                };
+                shown_down = false;
+                match message {
                     Ok(Some(fed::ParentMessage {
                         message: Some(fed::parent_message::Message::Ack(ack)),
                     })) => {
                         links.touch(LinkRole::Parent, &parent_id, |s| {
                             s.applied_revision = ack.revision;
                             s.state = LinkState::Up;
+                            for r in ack.refused {
+                                tracing::warn!(parent = %parent_id, device = %r.device_id, reason = %r.reason, "the parent refused a catalog entry");
+                                s.refuse(RefusedEntry {
+                                    device_id: r.device_id,
+                                    reason: r.reason,
+                                    refused_by: LinkRole::Parent.name().to_owned(),
+                                    at_ms: r.at_unix_ms,
+                                });
+                            }
                         });
                     }
                     Ok(Some(_)) => return "parent sent an unexpected message".to_owned(),
@@ -187,9 +241,49 @@ impl Uplink {
                 }
             }
         });
-        let result = self.stream_changes(&tx, start).await;
+        let result = tokio::select! {
+            r = self.stream_changes(&tx, start) => r,
+            r = &mut acks => Err(r.unwrap_or_else(|e| format!("acknowledgement reader failed: {e}"))),
+        };
         acks.abort();
         result
+    }
+
+    /// Sends `chunks` as batches; the last carries `processed`, the others
+    /// `sent` (the parent never records progress it has not got). Entries too
+    /// large for any batch are recorded as refused by this side.
+    async fn send_chunks(
+        &self,
+        tx: &mpsc::Sender<fed::ChildMessage>,
+        chunks: Chunks,
+        (sent, processed, head): (i64, i64, i64),
+    ) -> Result<(), SessionError> {
+        self.refuse_too_large(&chunks.too_large);
+        let last = chunks.batches.len().saturating_sub(1);
+        for (i, chunk) in chunks.batches.into_iter().enumerate() {
+            let revision = if i == last { processed } else { sent };
+            send(tx, batch(chunk, revision, head)).await?;
+        }
+        Ok(())
+    }
+
+    fn refuse_too_large(&self, too_large: &[(String, usize)]) {
+        for (id, size) in too_large {
+            let reason = format!(
+                "its catalog entry takes {size} bytes, more than a batch may ({} bytes); it was registered before the size limits: update it",
+                vfed_proto::bounds::MAX_BATCH_BYTES
+            );
+            tracing::warn!(device = %id, %reason, "uplink: not sending a catalog entry");
+            self.links
+                .update(LinkRole::Parent, &self.options.parent_id, |s| {
+                    s.refuse(RefusedEntry {
+                        device_id: id.clone(),
+                        reason,
+                        refused_by: LinkRole::Child.name().to_owned(),
+                        at_ms: crate::catalog::now_ms(),
+                    });
+                });
+        }
     }
 
     async fn stream_changes(
@@ -206,8 +300,6 @@ impl Uplink {
         // The revision of the last batch sent: intermediate chunks repeat it,
         // so the parent never records progress it has not got.
         let mut sent = processed;
-        let mut heartbeat = tokio::time::interval(self.options.heartbeat);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_sent = Instant::now();
         loop {
             tokio::select! {
@@ -231,23 +323,23 @@ impl Uplink {
                     }
                     if !pending.is_empty() {
                         let head = store.current_revision().await.map_err(|e| e.to_string())?;
-                        let chunks = pending.drain_chunks(self.options.batch_size);
-                        let last = chunks.len().saturating_sub(1);
-                        for (i, chunk) in chunks.into_iter().enumerate() {
-                            let revision = if i == last { processed } else { sent };
-                            send(tx, batch(chunk, revision, head)).await?;
+                        let chunks = pending.drain_chunks(self.options.batch_size, vfed_proto::bounds::MAX_BATCH_BYTES);
+                        if chunks.batches.is_empty() {
+                            self.refuse_too_large(&chunks.too_large);
+                        } else {
+                            self.send_chunks(tx, chunks, (sent, processed, head)).await?;
+                            sent = processed;
+                            last_sent = Instant::now();
                         }
-                        sent = processed;
-                        last_sent = Instant::now();
                     }
                 }
-                _ = heartbeat.tick() => {
-                    if last_sent.elapsed() >= self.options.heartbeat {
-                        let head = store.current_revision().await.map_err(|e| e.to_string())?;
-                        send(tx, batch(Vec::new(), processed, head)).await?;
-                        sent = processed;
-                        last_sent = Instant::now();
-                    }
+                // At most one period between messages, so that the parent's
+                // two-period silence means a partition, never a quiet child.
+                () = tokio::time::sleep_until(last_sent + self.options.heartbeat) => {
+                    let head = store.current_revision().await.map_err(|e| e.to_string())?;
+                    send(tx, batch(Vec::new(), processed, head)).await?;
+                    sent = processed;
+                    last_sent = Instant::now();
                 }
             }
         }
@@ -269,14 +361,19 @@ impl Uplink {
             revision = snapshot.revision,
             "uplink: full resync"
         );
-        let chunks: Vec<Vec<fed::CatalogChange>> = if changes.is_empty() {
-            vec![Vec::new()]
-        } else {
-            changes
-                .chunks(self.options.batch_size)
-                .map(<[_]>::to_vec)
-                .collect()
-        };
+        let Chunks {
+            mut batches,
+            too_large,
+        } = chunk_changes(
+            changes,
+            self.options.batch_size,
+            vfed_proto::bounds::MAX_BATCH_BYTES,
+        );
+        self.refuse_too_large(&too_large);
+        if batches.is_empty() {
+            batches.push(Vec::new());
+        }
+        let chunks = batches;
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
             let mut message = batch(chunk, snapshot.revision, snapshot.revision);
@@ -309,4 +406,30 @@ fn describe(status: &tonic::Status) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Keeps the parent link's head revision current, session or not, so that
+/// `lag` (head minus acknowledged) grows through an outage.
+async fn follow_head(
+    catalog: Catalog,
+    links: LinkTable,
+    parent_id: String,
+    period: Duration,
+    shutdown: CancellationToken,
+) {
+    let store = catalog.store().clone();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.current_revision().await {
+            Ok(head) => links.update(LinkRole::Parent, &parent_id, |s| {
+                s.head_revision = s.head_revision.max(head);
+            }),
+            Err(e) => tracing::debug!(error = %e, "uplink: cannot read the head revision"),
+        }
+    }
 }
