@@ -4,11 +4,13 @@
 //! field (the binary exits 64).
 #![forbid(unsafe_code)]
 
+mod archive;
 mod audit;
 mod load;
 mod model;
 mod validate;
 
+pub use archive::{ArchiveConfig, MIN_RETENTION};
 pub use audit::AuditConfig;
 pub use load::{ConfigError, load};
 pub use model::*;
