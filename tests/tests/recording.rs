@@ -94,7 +94,7 @@ async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> any
         }))
     })
     .await?;
-    let span = listed.spans[0].clone();
+    let span = listed.spans[0];
     let mut status = ArchiveClient::new(county.channel(&pki)?)
         .status(StatusRequest {})
         .await?

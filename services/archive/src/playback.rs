@@ -55,29 +55,21 @@ fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Parses an RFC 3339 time from the query (`%3A` and `+` decoded).
-fn time_param(query: &str, name: &'static str) -> Result<i64, Response> {
-    let raw = param(query, name).ok_or_else(|| {
-        text(
-            StatusCode::BAD_REQUEST,
-            format!("{name}: required, an RFC 3339 time (e.g. 2026-12-02T14:00:00Z)"),
-        )
-    })?;
+fn time_param(query: &str, name: &'static str) -> Result<i64, String> {
+    let raw = param(query, name)
+        .ok_or_else(|| format!("{name}: required, an RFC 3339 time (e.g. 2026-12-02T14:00:00Z)"))?;
     let decoded = raw
         .replace("%3A", ":")
         .replace("%3a", ":")
         .replace("%2B", "+")
         .replace("%2b", "+");
     let t = OffsetDateTime::parse(&decoded, &Rfc3339).map_err(|e| {
-        text(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "{name}: {:?} is not an RFC 3339 time ({e})",
-                raw.chars().take(64).collect::<String>()
-            ),
+        format!(
+            "{name}: {:?} is not an RFC 3339 time ({e})",
+            raw.chars().take(64).collect::<String>()
         )
     })?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| text(StatusCode::BAD_REQUEST, format!("{name}: out of range")))
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{name}: out of range"))
 }
 
 /// The query kept on every URI of the playlist: the viewer's token only.
@@ -97,7 +89,7 @@ async fn playlist(
     let query = query.unwrap_or_default();
     let (start, end) = match (time_param(&query, "start"), time_param(&query, "end")) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(m), _) | (_, Err(m)) => return text(StatusCode::BAD_REQUEST, m),
     };
     if end <= start {
         return text(StatusCode::BAD_REQUEST, "end: must be after start");

@@ -79,7 +79,7 @@ fn cut_back(media: &Path, idx: &Path, index: &Index) -> std::io::Result<Option<(
                 .ok()
                 .zip(usize::try_from(fragment.offset + fragment.len).ok())
                 .and_then(|(a, b)| bytes.get(a..b));
-            if !data.is_some_and(|d| sha256_hex(d) == fragment.sha256) {
+            if data.is_none_or(|d| sha256_hex(d) != fragment.sha256) {
                 break;
             }
             good.push(fragment.clone());
