@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "vfed/sharing/v1/sharing.proto",
         "vfed/audit/v1/audit.proto",
         "vfed/retrieval/v1/retrieval.proto",
+        "vfed/archive/v1/archive.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

@@ -63,5 +63,13 @@ pub mod retrieval {
     }
 }
 
+/// Continuous recording, spans and gaps, archive status (R14.6).
+pub mod archive {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.archive.v1");
+    }
+}
+
 /// The encoded file descriptor set of every vfed proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");

@@ -159,6 +159,10 @@ impl TestNode {
         config.listen.relay = "127.0.0.1:0".parse()?;
         config.relay.idle_grace = Duration::from_millis(500);
         config.connections = options.connections.clone();
+        // Short recording files; no sealing (a sealed file in a temp dir
+        // could not be cleaned up: tests that seal unseal themselves).
+        config.archive.file_duration = Duration::from_secs(10);
+        config.archive.seal = false;
         // The harness's tool certificate is the node's admin.
         config.auth.bootstrap_admin = crate::auth::TEST_ADMIN.into();
         config.validate()?;

@@ -126,10 +126,11 @@ async fn city_viewers_decode_h264_and_h265_county_cameras_and_survive_faults() -
     let county_track = county
         .relay()?
         .publish(&vfed_relay::StreamKey::parse(&key)?);
+    // Two readers: the city's one upstream pull, and the county's own archive.
     assert_eq!(
         county_track.readers(),
-        1,
-        "the county serves the city one upstream pull"
+        2,
+        "the county serves the city one upstream pull (beside its recorder)"
     );
     let gop = tokio::time::timeout(Duration::from_secs(10), viewers[19].next_gop())
         .await?

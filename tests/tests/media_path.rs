@@ -89,10 +89,12 @@ async fn a_city_viewer_watches_a_county_camera_through_one_upstream_pull() -> an
         readers.push(v.await??);
     }
     let county_track = county.relay()?.publish(&key);
-    assert_eq!(
-        county_track.readers(),
-        1,
-        "one upstream pull for five city viewers"
+    // One upstream pull for five city viewers, beside the county's archive
+    // (which subscribes within a second of the track appearing).
+    let readers = county_track.readers();
+    assert!(
+        (1..=2).contains(&readers),
+        "one upstream pull for five city viewers (and the county's recorder): {readers} readers"
     );
 
     // Metadata and viewer counts over gRPC at the city.

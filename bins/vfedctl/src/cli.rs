@@ -184,6 +184,9 @@ pub enum Command {
     /// children's checkpoints this node countersigned, and offline verification of a copy.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
+    /// Recordings at the node (R14.6): spans and gaps of a device, archive status.
+    #[command(subcommand)]
+    Recordings(crate::commands::recordings::RecordingsCommand),
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! field (the binary exits 64).
 #![forbid(unsafe_code)]
 
+mod archive;
 mod audit;
 mod connections;
 mod load;
 mod model;
 mod validate;
 
+pub use archive::{ArchiveConfig, MIN_RETENTION};
 pub use audit::AuditConfig;
 pub use connections::{ConnectionsConfig, GrpcLimits, HttpLimits, RelayLimits};
 pub use load::{ConfigError, from_toml, load};

@@ -37,6 +37,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Release of recorded video under the two-officer rule (R16).
     pub retrieval: RetrievalConfig,
+    /// Continuous recording (R14.6, R18.7).
+    pub archive: crate::ArchiveConfig,
 }
 
 /// Identity and place in the tree.

@@ -108,6 +108,7 @@ impl Config {
         }
         self.audit.validate(&self.store)?;
         self.connections.validate()?;
+        self.archive.validate(&self.store)?;
         check_duration(
             "liveness.keepalive_period",
             self.liveness.keepalive_period,

@@ -5,6 +5,7 @@
 //! and the benchmarks all call, so they exercise the same code.
 #![forbid(unsafe_code)]
 
+mod archive;
 mod audit_sink;
 mod call_log;
 mod cameras;
@@ -90,6 +91,7 @@ pub struct RunningNode {
     audit: vfed_auditing::AuditTrail,
     accounts: vfed_auth::Accounts,
     grants: vfed_sharing::GrantBook,
+    archive: Option<archive::NodeArchive>,
     store: OpenedStore,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -115,6 +117,11 @@ impl RunningNode {
     /// The node's sharing grants: its live-view policy (R13).
     pub fn grants(&self) -> &vfed_sharing::GrantBook {
         &self.grants
+    }
+
+    /// The node's archive (recordings, R14.6), unless disabled.
+    pub fn archive(&self) -> Option<&vfed_archive::Archive> {
+        self.archive.as_ref().map(|a| &a.archive)
     }
 
     /// A token that stops the node when cancelled.
@@ -143,6 +150,10 @@ impl RunningNode {
     /// Stops accepting work, lets in-flight work finish within the grace
     /// period, then aborts what is left and closes the store.
     pub async fn stop(mut self) {
+        // Recorders close their files first (a kill leaves them as they are).
+        if let Some(archive) = &self.archive {
+            archive.stop.cancel();
+        }
         self.shutdown.cancel();
         let drained = tokio::time::timeout(self.grace, async {
             while self.tasks.join_next().await.is_some() {}
@@ -260,6 +271,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             max_connections: config.connections.relay.max_connections,
         },
     );
+    let archive = archive::open(config, &audit).await?;
     relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(
         accounts.clone(),
         grants.clone(),
@@ -268,6 +280,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     )));
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
+        archive: archive.as_ref().map(|a| a.service.clone()),
         audit: vfed_auditing::AuditService::new(
             audit.clone(),
             node.children.iter().map(|c| c.id.clone()),
@@ -335,10 +348,20 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         relay.clone(),
         vfed_relay::egress::HlsOptions::default(),
     );
+    let mut media_routes = hls.router();
+    if let Some(archive) = &archive {
+        media_routes = media_routes.merge(archive.routes.clone());
+        tasks.spawn(
+            archive
+                .archive
+                .clone()
+                .run(relay.clone(), archive.stop.clone()),
+        );
+    }
     tasks.spawn(http::serve(
         listeners.http,
         metrics_registry,
-        hls.router(),
+        media_routes,
         http_guard,
         config.connections.http.clone(),
         shutdown.clone(),
@@ -429,6 +452,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         audit,
         accounts,
         grants,
+        archive,
         store: opened,
         shutdown,
         tasks,

@@ -152,12 +152,18 @@ impl HttpGuard {
         self.gate.audit.record(record).await;
     }
 
-    async fn check(&self, path: &str, token: Option<String>) -> Result<(), Response> {
+    /// Decides a request; `Ok(Some(principal))` for a guarded route other
+    /// than live video, whose handler audits the request itself.
+    async fn check(
+        &self,
+        path: &str,
+        token: Option<String>,
+    ) -> Result<Option<Arc<Principal>>, Response> {
         let Some(rule) = http_rule(path) else {
-            return Ok(());
+            return Ok(None);
         };
         if rule.access == Access::Public {
-            return Ok(());
+            return Ok(None);
         }
         let principal = match self.gate.authenticate(token.as_deref(), None) {
             Ok(p) => Arc::new(p),
@@ -186,10 +192,13 @@ impl HttpGuard {
                 .await;
             return Err(refusal(StatusCode::FORBIDDEN, denial.message()));
         }
+        if !path.starts_with("/live/") {
+            return Ok(Some(principal));
+        }
         // /live/<device>/<profile>/<file>
         let mut parts = path.trim_start_matches('/').split('/').skip(1);
         let (Some(device), Some(profile)) = (parts.next(), parts.next()) else {
-            return Ok(());
+            return Ok(None);
         };
         let stream = format!("{device}/{profile}");
         let key = (principal.actor(), stream.clone());
@@ -226,7 +235,7 @@ impl HttpGuard {
                     let record = basis.start_record(&principal.actor(), &stream, "hls");
                     self.gate.audit.record(record).await;
                 }
-                Ok(())
+                Ok(None)
             }
             Err(refused) => {
                 let open = self
@@ -256,11 +265,16 @@ impl HttpGuard {
     }
 }
 
-async fn guard(State(guard): State<HttpGuard>, request: Request, next: Next) -> Response {
+async fn guard(State(guard): State<HttpGuard>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let token = token_of(&request);
     match guard.check(&path, token).await {
-        Ok(()) => next.run(request).await,
+        Ok(principal) => {
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
+            next.run(request).await
+        }
         Err(response) => response,
     }
 }

@@ -41,11 +41,16 @@ pub enum Permission {
     RetrievalAccess,
     /// Node-to-node federation: catalog links and checkpoints (nodes only).
     FederationLink,
+    /// List recorded spans and gaps, read the archive's status. There is no
+    /// permission that deletes, truncates or rewrites a recording (R18.7).
+    RecordingsRead,
+    /// Play back recorded video (department viewers need a recorded grant, R13).
+    RecordingsView,
 }
 
 impl Permission {
     /// Every permission, in a stable order.
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 19] = [
         Permission::DevicesRead,
         Permission::DevicesWrite,
         Permission::DevicesKeepalive,
@@ -63,6 +68,8 @@ impl Permission {
         Permission::RetrievalRead,
         Permission::RetrievalAccess,
         Permission::FederationLink,
+        Permission::RecordingsRead,
+        Permission::RecordingsView,
     ];
 
     /// The permission's name, e.g. `devices.write`.
@@ -85,6 +92,8 @@ impl Permission {
             Permission::RetrievalRead => "retrieval.read",
             Permission::RetrievalAccess => "retrieval.access",
             Permission::FederationLink => "federation.link",
+            Permission::RecordingsRead => "recordings.read",
+            Permission::RecordingsView => "recordings.view",
         }
     }
 
@@ -106,6 +115,8 @@ impl Permission {
             | Permission::RetrievalRead
             | Permission::RetrievalAccess => "R16",
             Permission::FederationLink => "R18.4",
+            Permission::RecordingsRead => "R14.6",
+            Permission::RecordingsView => "R13",
         }
     }
 

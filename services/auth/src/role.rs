@@ -67,6 +67,8 @@ impl Role {
                 P::AuditRead,
                 P::RetrievalApprove,
                 P::RetrievalRead,
+                P::RecordingsRead,
+                P::RecordingsView,
             ],
             Role::Operator => &[
                 P::DevicesRead,
@@ -75,8 +77,16 @@ impl Role {
                 P::NodesRead,
                 P::StreamsRead,
                 P::LiveView,
+                P::RecordingsRead,
+                P::RecordingsView,
             ],
-            Role::DutyMonitor => &[P::DevicesRead, P::NodesRead, P::StreamsRead, P::LiveView],
+            Role::DutyMonitor => &[
+                P::DevicesRead,
+                P::NodesRead,
+                P::StreamsRead,
+                P::LiveView,
+                P::RecordingsRead,
+            ],
             Role::Officer => &[
                 P::DevicesRead,
                 P::StreamsRead,
@@ -93,6 +103,7 @@ impl Role {
                 P::SharingRead,
                 P::AuditRead,
                 P::RetrievalRead,
+                P::RecordingsRead,
             ],
             Role::DepartmentViewer => &[P::StreamsRead, P::LiveView, P::SharingRead],
         }

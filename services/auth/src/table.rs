@@ -112,6 +112,9 @@ pub const METHODS: &[MethodRule] = &[
     rule("/vfed.retrieval.v1.Retrieval/GetRequest", Needs(P::RetrievalRead), Quiet, "retrieval.get"),
     rule("/vfed.retrieval.v1.Retrieval/ListRequests", Needs(P::RetrievalRead), Quiet, "retrieval.list"),
     rule("/vfed.retrieval.v1.Retrieval/OpenAccess", Needs(P::RetrievalAccess), View, "retrieval.open_access"),
+    // Archive (R14.6): reads only; nothing deletes or rewrites a recording (R18.7).
+    rule("/vfed.archive.v1.Archive/ListSpans", Needs(P::RecordingsRead), Quiet, "recording.list"),
+    rule("/vfed.archive.v1.Archive/Status", Needs(P::RecordingsRead), Quiet, "recording.status"),
 ];
 
 /// Every HTTP route prefix a node serves, with the same meaning.
@@ -120,6 +123,8 @@ pub const HTTP_ROUTES: &[MethodRule] = &[
     rule("/metrics", Public, Quiet, "metrics"),
     rule("/healthz", Public, Quiet, "health"),
     rule("/live/", Needs(P::LiveView), View, "live.view"),
+    // Each playlist is audited by the playback handler with its range (R14.5).
+    rule("/playback/", Needs(P::RecordingsView), View, "recording.view"),
 ];
 
 /// The rule for the gRPC method at `path`: an exact row, else its service's row.

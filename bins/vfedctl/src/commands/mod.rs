@@ -8,6 +8,7 @@ pub mod filings;
 pub mod keepalive;
 pub mod nodes;
 pub mod outages;
+pub mod recordings;
 pub mod retrieval;
 pub mod sharing;
 pub mod signage;
@@ -50,6 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grants(c) => sharing::grants::run(c, &session).await,
         Command::Retrieval(c) => retrieval::run(c, &session).await,
         Command::Audit(c) => audit::run(c, &session).await,
+        Command::Recordings(c) => recordings::run(c, &session).await,
         Command::Login(a) => accounts::login(a, &session).await,
         Command::Logout => accounts::logout(&session).await,
         Command::Whoami => accounts::whoami(&session).await,

@@ -1,0 +1,196 @@
+//! Recording at a county from a real GStreamer RTSP camera: a span is
+//! listed, ffprobe decodes the HLS VOD of a range (codec, size, frame count
+//! from the index), the playback is audited with its range, and after a
+//! crash (in-process kill: recorders aborted where they stand) the archive
+//! verifies at restart and lists the downtime as a "node down" gap.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use vfed_gateway::testing::{CameraOptions, RtspCamera};
+use vfed_proto::archive::v1::archive_client::ArchiveClient;
+use vfed_proto::archive::v1::{ListSpansRequest, ListSpansResponse, StatusRequest};
+use vfed_proto::registry::v1 as pb;
+use vfed_proto::registry::v1::registry_client::RegistryClient;
+use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
+
+async fn spans(node: &TestNode, pki: &TestPki, device: &str) -> anyhow::Result<ListSpansResponse> {
+    let mut archive = ArchiveClient::new(node.channel(pki)?);
+    Ok(archive
+        .list_spans(ListSpansRequest {
+            device_id: device.to_owned(),
+            ..ListSpansRequest::default()
+        })
+        .await?
+        .into_inner())
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// codec, width, height and decoded frames of a VOD at `url`.
+async fn probe_vod(url: &str) -> anyhow::Result<(String, u32, u32, u64)> {
+    let out = tokio::process::Command::new("timeout")
+        .args([
+            "60",
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+        ])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+        ])
+        .args(["-of", "csv=p=0", url])
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}): install ffmpeg"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| !l.trim().is_empty()).ok_or_else(|| {
+        anyhow::anyhow!(
+            "ffprobe printed nothing: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let f: Vec<&str> = line.trim().split(',').collect();
+    anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
+    Ok((f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
+    let camera = RtspCamera::start(CameraOptions::default()).await?;
+    let pki = TestPki::new()?;
+    let mut county = TestNode::start(
+        &pki,
+        NodeOptions::new(NAIDONG, "county").keepalive(Duration::from_secs(1)),
+    )
+    .await?;
+    let device = naidong_camera(1);
+    let mut spec = device_spec(&device, true);
+    spec.streams = Some(pb::StreamSources {
+        main_url: camera.url("/h264"),
+        sub_url: String::new(),
+    });
+    RegistryClient::new(county.channel(&pki)?)
+        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
+        .await?;
+
+    // A span of at least 8 s (files of 10 s: the first, staggered, is shorter).
+    let listed = eventually("8 s recorded", Duration::from_secs(40), || async {
+        let r = spans(&county, &pki, &device).await.ok();
+        Ok(r.filter(|r| {
+            r.spans.len() == 1 && r.spans[0].end_unix_ms - r.spans[0].start_unix_ms >= 8000
+        }))
+    })
+    .await?;
+    let span = listed.spans[0];
+    let mut status = ArchiveClient::new(county.channel(&pki)?)
+        .status(StatusRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(status.retention_seconds, 30 * 86_400);
+    assert!(!status.sealing, "tests run with archive.seal = false");
+    assert!(status.sealing_detail.contains("sealing unavailable"));
+    status.streams.retain(|s| s.key == format!("{device}/main"));
+    assert_eq!(status.streams.len(), 1, "recording now");
+
+    // HLS VOD of 4 s inside the span: the frames of the fragments it covers.
+    let (from, to) = (span.start_unix_ms + 2000, span.start_unix_ms + 6000);
+    let dir = county
+        .config
+        .archive
+        .dir_for(&county.config.store)
+        .join(&device)
+        .join("main");
+    let mut expected = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "idx") {
+            let index = vfed_archive::index::Index::read(&path)?;
+            expected += index
+                .fragments
+                .iter()
+                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
+                .map(|f| f.frames)
+                .sum::<u64>();
+        }
+    }
+    assert!(
+        expected >= 100,
+        "4 s at 25 fps span at least 100 frames, got {expected}"
+    );
+    let token = county.admin_token(&pki).await?;
+    let url = format!(
+        "http://{}/playback/{device}/index.m3u8?start={}&end={}&token={token}",
+        county.http_addr(),
+        rfc3339(from),
+        rfc3339(to)
+    );
+    let (codec, width, height, frames) = probe_vod(&url).await?;
+    assert_eq!((codec.as_str(), width, height), ("h264", 1280, 720));
+    assert!(
+        frames.abs_diff(expected) <= 1,
+        "decoded {frames}, recorded {expected}"
+    );
+    let records = county.audit_records().await?;
+    let view = records
+        .iter()
+        .find(|r| r.action == "recording.view")
+        .expect("the playback is in the audit log");
+    assert_eq!(view.details["start_unix_ms"], from);
+    assert_eq!(view.details["end_unix_ms"], to);
+    assert!(view.actor.starts_with("user/"), "{}", view.actor);
+    assert!(
+        records.iter().any(|r| r.action == "recording.file.closed"),
+        "a rotated file's manifest is logged"
+    );
+    // Without a token: refused.
+    let refused = http_get(
+        county.http_addr(),
+        &format!(
+            "/playback/{device}/index.m3u8?start={}&end={}",
+            rfc3339(from),
+            rfc3339(to)
+        ),
+    )
+    .await?;
+    assert!(refused.starts_with("HTTP/1.0 401"), "{refused}");
+
+    // Crash while recording; 2 s down; restart.
+    county.kill().await;
+    let killed_at = vfed_archive_now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    county.restart().await?;
+    let report = vfed_archive::verify(&county.config.archive.dir_for(&county.config.store))?;
+    assert!(report.is_clean(), "{:?}", report.findings);
+    let after = eventually("recording resumed", Duration::from_secs(30), || async {
+        let r = spans(&county, &pki, &device).await.ok();
+        Ok(r.filter(|r| r.spans.len() >= 2 && r.gaps.iter().any(|g| g.cause == "node down")))
+    })
+    .await?;
+    let down = after.gaps.iter().find(|g| g.cause == "node down").unwrap();
+    assert!(down.start_unix_ms <= killed_at, "{down:?}");
+    assert!(
+        down.end_unix_ms - down.start_unix_ms <= 2000 + 2000 + 4000,
+        "the gap is about the downtime (plus the GOP lost): {down:?}"
+    );
+    drop(camera);
+    Ok(())
+}
+
+fn vfed_archive_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
