@@ -65,7 +65,10 @@ async fn a_pull_of_a_stream_without_source_backs_off_and_ends_when_idle() -> any
     assert!(refusals >= 2, "the origin was asked only {refusals} times");
     // Backing off: 0.5 + 1 + 2 + 4 s waits fit in 9 s; a fixed 2 s cap
     // would have asked at least 7 times, never waiting longer than 2 s.
-    assert!(refusals <= 5, "{refusals} refused attempts in 9 s: no backoff");
+    assert!(
+        refusals <= 5,
+        "{refusals} refused attempts in 9 s: no backoff"
+    );
     assert!(
         gaps.iter().any(|g| *g >= Duration::from_millis(3500)),
         "no wait between refusals reached 3.5 s: {gaps:?}"

@@ -254,6 +254,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         std::sync::Arc::new(routing::CatalogResolver::new(catalog.clone())),
         vfed_relay::RelayOptions {
             idle_grace: config.relay.idle_grace,
+            node_name: node.name.clone(),
         },
     );
     relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tracing::Span;
 use vfed_media::AccessUnit;
 use vfed_proto::relay::v1::control_message::Message;
-use vfed_proto::relay::v1::{ErrorCode, Subscribe, Unsubscribe};
+use vfed_proto::relay::v1::{ErrorCode, SourceState, SourceStatus, Subscribe, Unsubscribe};
 
 use crate::link::{Link, PullEvent};
 use crate::stream_reader::{ReadError, StreamReader};
@@ -79,6 +79,9 @@ pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String, cau
     let mut cause = Some(cause);
     loop {
         let span = attempt_span(&relay, &key, &peer, attempts + 1, cause.take());
+        let mut connecting = track.status();
+        connecting.state = SourceState::Connecting.into();
+        track.set_status(connecting, None);
         let link = tokio::select! {
             l = relay.wait_link(&peer) => l,
             () = &mut idle => {
@@ -93,6 +96,10 @@ pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String, cau
             refused_backoff = REFUSED_BACKOFF_INITIAL;
             lost_backoff = LOST_BACKOFF_INITIAL;
         }
+        if delivered {
+            attempts = 0;
+        }
+        attempts += 1;
         let wait = match end {
             End::Idle => {
                 end_idle(&relay, &track, &key, &peer);
@@ -106,16 +113,26 @@ pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String, cau
                 let wait = refused_backoff;
                 refused_backoff = (refused_backoff * 2).min(REFUSED_BACKOFF_MAX);
                 tracing::info!(%key, %peer, %reason, retry_in = ?wait, "upstream has no live source; retrying");
+                // The upstream's words name the node where it fails.
+                pull_failed(
+                    &track,
+                    attempts,
+                    "no live source",
+                    reason.clone(),
+                    reason,
+                    wait,
+                );
                 wait
             }
             End::Lost(reason) => {
                 let wait = lost_backoff;
                 lost_backoff = (lost_backoff * 2).min(LOST_BACKOFF_MAX);
                 tracing::warn!(%key, %peer, %reason, retry_in = ?wait, "upstream lost; resubscribing");
+                let said = format!("upstream node/{peer} lost: {reason}");
+                pull_failed(&track, attempts, "upstream lost", said.clone(), said, wait);
                 wait
             }
         };
-        attempts += 1;
         track
             .stats
             .upstream_reconnects
@@ -128,6 +145,29 @@ pub async fn run(relay: Relay, track: Arc<Track>, key: String, peer: String, cau
             }
         }
     }
+}
+
+/// Records a failed attempt in the track's status.
+fn pull_failed(
+    track: &Track,
+    attempts: u32,
+    cause: &str,
+    last_error: String,
+    reason: String,
+    wait: Duration,
+) {
+    track.set_status(
+        SourceStatus {
+            state: SourceState::Retrying.into(),
+            last_error,
+            cause: cause.to_owned(),
+            attempts,
+            next_retry_ms: 0,
+            flags: track.status().flags,
+            reason,
+        },
+        std::time::Instant::now().checked_add(wait),
+    );
 }
 
 fn end_idle(relay: &Relay, track: &Arc<Track>, key: &str, peer: &str) {
@@ -325,9 +365,15 @@ async fn next_frame(
     }
 }
 
+/// Takes the upstream's parameters and its source's status.
 fn apply_info(track: &Track, info: Option<&vfed_proto::relay::v1::StreamInfo>) {
     if let Some(m) = info.and_then(crate::info::metadata) {
         track.set_metadata(m);
+    }
+    if let Some(status) = info.and_then(|i| i.status.clone()) {
+        let retry_at = (status.next_retry_ms > 0)
+            .then(|| std::time::Instant::now() + Duration::from_millis(status.next_retry_ms));
+        track.set_status(status, retry_at);
     }
 }
 
