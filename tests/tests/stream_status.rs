@@ -166,7 +166,7 @@ async fn failing_cameras_say_why_go_offline_with_the_cause_and_city_viewers_lear
     let city_channel = city.channel(&pki)?;
     let (id, _, cause) = &cases[0];
     eventually("camera at the city", Duration::from_secs(10), || async {
-        Ok(get_device(&city_channel, id).await?)
+        get_device(&city_channel, id).await
     })
     .await?;
     let token = city.admin_token(&pki).await?;

@@ -307,7 +307,7 @@ async fn receive_loop(
             () = &mut idle => return End::Idle,
             event = events.recv() => match event {
                 None => return End::Lost("link closed".into()),
-                Some(PullEvent::Control(message)) => match message {
+                Some(PullEvent::Control(message)) => match *message {
                     Message::SubscribeOk(ok) => {
                         if let Some(span) = span.take() {
                             span.record("outcome", "ok");

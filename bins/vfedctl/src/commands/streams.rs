@@ -261,4 +261,40 @@ mod tests {
         }
         assert!(!row.contains("Z2Q"), "no parameter sets in the table");
     }
+
+    #[test]
+    fn a_failing_source_says_why() {
+        use vfed_proto::relay::v1::{SourceState, SourceStatus};
+        let streams = [StreamInfo {
+            key: "54050200001320000041/main".into(),
+            source: "local".into(),
+            status: Some(SourceStatus {
+                state: SourceState::Retrying.into(),
+                cause: "401 credentials rejected".into(),
+                attempts: 3,
+                next_retry_ms: 1700,
+                flags: vec!["B-frames".into()],
+                ..SourceStatus::default()
+            }),
+            ..StreamInfo::default()
+        }];
+        let text = streams_table(&streams);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        assert!(
+            header.contains(" STATE ") && header.ends_with("PROBLEM"),
+            "{header}"
+        );
+        let row = lines.next().unwrap_or_default();
+        for cell in [
+            " retrying ",
+            " B-frames ",
+            "401 credentials rejected (3 attempts, retry in 1.7s)",
+        ] {
+            assert!(row.contains(cell), "{cell} missing from {row:?}");
+        }
+        let view = SourceStatusView::from(streams[0].status.as_ref());
+        assert_eq!(view.state, "retrying");
+        assert_eq!(problem(&SourceStatusView::from(None)), "-");
+    }
 }

@@ -67,6 +67,7 @@ impl Resolver for AreaResolver {
 pub fn options() -> RelayOptions {
     RelayOptions {
         idle_grace: Duration::from_millis(300),
+        ..RelayOptions::default()
     }
 }
 
