@@ -43,10 +43,12 @@ pub enum GatewayError {
         reason: String,
     },
     /// No connection to the device (refused, name not resolved, no route).
-    #[error("rtsp {url}: cannot connect: {reason}")]
+    #[error("rtsp {url}: {stage} failed: cannot connect: {reason}")]
     Connect {
         /// The URL, redacted.
         url: String,
+        /// The RTSP step that failed.
+        stage: &'static str,
         /// The system's answer, e.g. `Connection refused (os error 111)`.
         reason: String,
     },

@@ -207,6 +207,7 @@ fn rtsp_error(
     } else if let Some(io) = first_line.strip_prefix("Unable to connect to RTSP server: ") {
         GatewayError::Connect {
             url: url.to_owned(),
+            stage,
             reason: io.to_owned(),
         }
     } else {
