@@ -115,6 +115,7 @@ async fn one_run(pki: &TestPki, samples: usize) -> anyhow::Result<RunSamples> {
         let answer = at_county
             .keepalive(pb::KeepaliveRequest {
                 device_ids: vec![id.clone()],
+                ..Default::default()
             })
             .await
             .context("Keepalive")?

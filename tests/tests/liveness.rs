@@ -53,6 +53,7 @@ async fn silent_device_goes_offline_everywhere_and_its_outage_is_recorded() -> a
         .await?;
     let keepalive = pb::KeepaliveRequest {
         device_ids: vec![id.clone()],
+        ..Default::default()
     };
 
     // Alive: keepalives every third of a period until the city sees it online.
@@ -141,6 +142,7 @@ async fn silent_device_goes_offline_everywhere_and_its_outage_is_recorded() -> a
     let unknown = registry
         .keepalive(pb::KeepaliveRequest {
             device_ids: vec![naidong_camera(99)],
+            ..Default::default()
         })
         .await?
         .into_inner()

@@ -302,6 +302,8 @@ pub struct OutageView {
     pub end_unix_ms: i64,
     pub duration_ms: i64,
     pub open: bool,
+    /// Why the device went offline, as its gateway saw it.
+    pub cause: String,
 }
 
 impl From<&reg::ListOutagesResponse> for OutageListView {
@@ -318,6 +320,7 @@ impl From<&reg::ListOutagesResponse> for OutageListView {
                     end_unix_ms: o.end_unix_ms,
                     duration_ms: o.duration_ms,
                     open: o.end_unix_ms == 0,
+                    cause: o.cause.clone(),
                 })
                 .collect(),
         }
@@ -455,6 +458,8 @@ pub struct StreamView {
     pub source: String,
     pub gops_dropped: u64,
     pub upstream_reconnects: u64,
+    /// What the source is doing and why it does not play.
+    pub status: SourceStatusView,
     pub vps_base64: Vec<String>,
     pub sps_base64: Vec<String>,
     pub pps_base64: Vec<String>,
@@ -475,9 +480,50 @@ impl From<&relay::StreamInfo> for StreamView {
             source: s.source.clone(),
             gops_dropped: s.gops_dropped,
             upstream_reconnects: s.upstream_reconnects,
+            status: SourceStatusView::from(s.status.as_ref()),
             vps_base64: b64(&s.vps),
             sps_base64: b64(&s.sps),
             pps_base64: b64(&s.pps),
+        }
+    }
+}
+
+/// A stream source's state (`connecting`, `playing`, `retrying`, or
+/// `unknown` from a node that does not say) and, when it does not play, why.
+#[derive(Debug, Serialize)]
+pub struct SourceStatusView {
+    pub state: &'static str,
+    /// In a few words: `connection refused`, `401 credentials rejected`...
+    pub cause: String,
+    pub last_error: String,
+    /// Failed attempts since the last frame.
+    pub attempts: u32,
+    /// Milliseconds until the next attempt; `null` unless retrying.
+    pub next_retry_ms: Option<u64>,
+    /// `B-frames`...
+    pub flags: Vec<String>,
+    /// For viewers: the whole story, naming the node where it fails.
+    pub reason: String,
+}
+
+impl From<Option<&relay::SourceStatus>> for SourceStatusView {
+    fn from(s: Option<&relay::SourceStatus>) -> Self {
+        let default = relay::SourceStatus::default();
+        let s = s.unwrap_or(&default);
+        let state = match relay::SourceState::try_from(s.state) {
+            Ok(relay::SourceState::Connecting) => "connecting",
+            Ok(relay::SourceState::Playing) => "playing",
+            Ok(relay::SourceState::Retrying) => "retrying",
+            _ => "unknown",
+        };
+        SourceStatusView {
+            state,
+            cause: s.cause.clone(),
+            last_error: s.last_error.clone(),
+            attempts: s.attempts,
+            next_retry_ms: (s.next_retry_ms > 0).then_some(s.next_retry_ms),
+            flags: s.flags.clone(),
+            reason: s.reason.clone(),
         }
     }
 }

@@ -10,8 +10,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vfed_gateway::{
-    Gateway, GatewayConfig, LivenessSink, Profile, PullEvent, StreamKey, StreamSource,
+    Gateway, GatewayConfig, LivenessReport, LivenessSink, Profile, PullEvent, StatsSnapshot,
+    StreamKey, StreamSource, StreamState,
 };
+use vfed_proto::relay::v1::{SourceState, SourceStatus};
 use vfed_registry::{Catalog, Liveness};
 use vfed_relay::Relay;
 
@@ -28,6 +30,53 @@ impl LivenessSink for LocalKeepalive {
             tracing::warn!(error = %e, "cameras: keepalive failed");
         }
     }
+
+    async fn report(&self, report: &LivenessReport) {
+        let silent: Vec<(String, Duration, String)> = report
+            .silent
+            .iter()
+            .map(|d| (d.device_id.clone(), d.silent_for, d.cause.clone()))
+            .collect();
+        self.0.silent(&silent);
+        if !report.alive.is_empty() {
+            self.alive(&report.alive).await;
+        }
+    }
+}
+
+/// How often a bridge refreshes its track's source status from the
+/// gateway's statistics (also done at once on every session change).
+const STATUS_REFRESH: Duration = Duration::from_millis(250);
+
+/// The gateway's view of a stream as the relay reports it: state, last
+/// error and its cause in words, failed attempts and when the next starts.
+fn source_status(stats: &StatsSnapshot) -> (SourceStatus, Option<std::time::Instant>) {
+    let failing = stats.cause.is_some();
+    let (state, retry_at) = match stats.state {
+        StreamState::Playing => (SourceState::Playing, None),
+        StreamState::Backoff { retry_in } => (
+            SourceState::Retrying,
+            std::time::Instant::now().checked_add(retry_in),
+        ),
+        StreamState::Connecting | StreamState::Stopped => (SourceState::Connecting, None),
+    };
+    let status = SourceStatus {
+        state: state.into(),
+        last_error: if failing {
+            stats.last_error.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        cause: stats
+            .cause
+            .map(|c| c.words().to_owned())
+            .unwrap_or_default(),
+        attempts: u32::try_from(stats.failed_attempts).unwrap_or(u32::MAX),
+        next_retry_ms: 0,
+        flags: Vec::new(),
+        reason: String::new(),
+    };
+    (status, retry_at)
 }
 
 /// Runs the gateway for the local catalog until `shutdown`.
@@ -130,8 +179,26 @@ async fn bridge(gateway: Gateway, key: StreamKey, relay: Relay) {
         if let Some(metadata) = subscription.metadata.take() {
             track.set_metadata(metadata);
         }
+        let mut refresh = tokio::time::interval(STATUS_REFRESH);
         loop {
-            match subscription.events.recv().await {
+            let event = tokio::select! {
+                event = subscription.events.recv() => event,
+                _ = refresh.tick() => {
+                    if let Some(stats) = gateway.stream_stats(&key) {
+                        let (status, retry_at) = source_status(&stats);
+                        track.set_status(status, retry_at);
+                    }
+                    continue;
+                }
+            };
+            if !matches!(event, Ok(PullEvent::AccessUnit(_))) {
+                // A session began or ended: say so at once.
+                if let Some(stats) = gateway.stream_stats(&key) {
+                    let (status, retry_at) = source_status(&stats);
+                    track.set_status(status, retry_at);
+                }
+            }
+            match event {
                 Ok(PullEvent::Metadata { metadata, .. }) => track.set_metadata(metadata),
                 Ok(PullEvent::AccessUnit(unit)) => track.publish(unit),
                 Ok(PullEvent::Disconnected { reason }) => {

@@ -269,6 +269,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         vfed_relay::RelayOptions {
             idle_grace: config.relay.idle_grace,
             max_connections: config.connections.relay.max_connections,
+            node_name: node.name.clone(),
         },
     );
     let archive = archive::open(config, &audit).await?;

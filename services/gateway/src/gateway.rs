@@ -11,9 +11,9 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use crate::error::GatewayError;
-use crate::liveness::LivenessSink;
+use crate::liveness::{LivenessReport, LivenessSink, SilentDevice};
 use crate::pull::{PullConfig, Puller, Subscription};
-use crate::source::{StreamKey, StreamSource};
+use crate::source::{Profile, StreamKey, StreamSource};
 use crate::stats::StatsSnapshot;
 
 /// Gateway settings.
@@ -49,13 +49,49 @@ impl Inner {
 
     /// Devices with a stream that delivered a frame within `period`.
     fn alive_devices(&self, period: Duration) -> Vec<String> {
-        let ids: BTreeSet<String> = self
-            .pullers()
-            .values()
-            .filter(|p| p.delivered_within(period))
-            .map(|p| p.key().device_id.clone())
-            .collect();
-        ids.into_iter().collect()
+        self.liveness_report(period).alive
+    }
+
+    /// Which devices delivered a frame within `period`, and which did not
+    /// (with why).
+    fn liveness_report(&self, period: Duration) -> LivenessReport {
+        let mut alive = BTreeSet::new();
+        // Per device: the shortest silence of its streams and the cause,
+        // the main stream's first.
+        let mut silent: BTreeMap<String, (Duration, Option<(Profile, String)>)> = BTreeMap::new();
+        for p in self.pullers().values() {
+            let device = &p.key().device_id;
+            if p.delivered_within(period) {
+                alive.insert(device.clone());
+                continue;
+            }
+            let stats = p.stats();
+            let entry = silent
+                .entry(device.clone())
+                .or_insert((stats.silent_for, None));
+            entry.0 = entry.0.min(stats.silent_for);
+            if let Some(cause) = stats.cause {
+                let better = entry
+                    .1
+                    .as_ref()
+                    .is_none_or(|(profile, _)| p.key().profile < *profile);
+                if better {
+                    entry.1 = Some((p.key().profile, cause.words().to_owned()));
+                }
+            }
+        }
+        LivenessReport {
+            silent: silent
+                .into_iter()
+                .filter(|(id, _)| !alive.contains(id))
+                .map(|(device_id, (silent_for, cause))| SilentDevice {
+                    device_id,
+                    silent_for,
+                    cause: cause.map_or_else(|| "no frames yet".to_owned(), |(_, c)| c),
+                })
+                .collect(),
+            alive: alive.into_iter().collect(),
+        }
     }
 }
 
@@ -163,6 +199,17 @@ impl Gateway {
         self.inner.alive_devices(period)
     }
 
+    /// The liveness report for `period`: alive devices, and silent ones
+    /// with why.
+    pub fn liveness_report(&self, period: Duration) -> LivenessReport {
+        self.inner.liveness_report(period)
+    }
+
+    /// Statistics of one stream, if the gateway pulls it.
+    pub fn stream_stats(&self, key: &StreamKey) -> Option<StatsSnapshot> {
+        self.inner.pullers().get(key).map(Puller::stats)
+    }
+
     /// Stops every stream and the liveness reports, and waits until all
     /// sessions are closed.
     pub async fn shutdown(&self) {
@@ -200,15 +247,15 @@ async fn report_liveness(inner: std::sync::Weak<Inner>, sink: Arc<dyn LivenessSi
             () = cancel.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let Some(ids) = inner.upgrade().map(|i| i.alive_devices(period)) else {
+        let Some(report) = inner.upgrade().map(|i| i.liveness_report(period)) else {
             return;
         };
-        if ids.is_empty() {
+        if report.alive.is_empty() && report.silent.is_empty() {
             continue;
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = sink.alive(&ids) => {}
+            () = sink.report(&report) => {}
         }
     }
 }

@@ -25,9 +25,9 @@ mod timeline;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::GatewayError;
+pub use error::{FailureCause, GatewayError};
 pub use gateway::{Gateway, GatewayConfig};
-pub use liveness::{LivenessSink, RegistryKeepalive};
+pub use liveness::{LivenessReport, LivenessSink, RegistryKeepalive, SilentDevice};
 pub use pull::{PullConfig, PullEvent, Puller, Subscription};
 pub use redact::redact_credentials;
 pub use source::{Credentials, Profile, StreamKey, StreamSource};

@@ -21,12 +21,16 @@ use crate::timeline::Timeline;
 /// How a puller connects, waits and retries.
 #[derive(Clone, Debug)]
 pub struct PullConfig {
-    /// First wait after a failure.
+    /// First wait after a failure. The first frame of a session resets the
+    /// wait to this, so a camera that comes back plays within about
+    /// `backoff_max` of being reachable, however often it restarts.
     pub backoff_initial: Duration,
-    /// The wait doubles after each failure up to this.
+    /// The wait doubles after each failure up to this, while the camera
+    /// cannot be reached (refused, unreachable, timed out, stream ended).
     pub backoff_max: Duration,
-    /// A session that played this long resets the wait to `backoff_initial`.
-    pub healthy_after: Duration,
+    /// The cap while the camera answers no (401 credentials, 404 path, no
+    /// video): retrying fast does not help and cameras may lock accounts.
+    pub refused_backoff_max: Duration,
     /// Limit for DESCRIBE + SETUP + PLAY.
     pub connect_timeout: Duration,
     /// A playing session without a frame for this long is restarted.
@@ -40,9 +44,9 @@ pub struct PullConfig {
 impl Default for PullConfig {
     fn default() -> Self {
         Self {
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(10),
-            healthy_after: Duration::from_secs(60),
+            backoff_initial: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(2),
+            refused_backoff_max: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(10),
             stats_window: Duration::from_secs(5),
@@ -244,31 +248,39 @@ impl Run {
         loop {
             self.shared.stats.connecting(attempt > 0);
             attempt += 1;
-            let mut played = Duration::ZERO;
+            let mut played = false;
             let error = tokio::select! {
                 () = cancel.cancelled() => break,
                 e = self.session(&mut played) => e,
             };
-            if played >= self.config.healthy_after {
+            if played {
+                // It worked: the next trouble starts with the shortest wait.
                 backoff = self.config.backoff_initial;
             }
+            let cause = error.cause();
+            let cap = if cause.is_refusal() {
+                self.config.refused_backoff_max
+            } else {
+                self.config.backoff_max
+            };
+            backoff = backoff.min(cap);
             let reason = error.to_string();
-            warn!(stream = %self.key, error = %reason, retry_in = ?backoff, "stream disconnected");
-            self.shared.stats.backoff(reason.clone(), backoff);
+            warn!(stream = %self.key, error = %reason, %cause, retry_in = ?backoff, "stream disconnected");
+            self.shared.stats.backoff(reason.clone(), cause, backoff);
             self.shared.disconnected(reason);
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(self.config.backoff_max);
+            backoff = (backoff * 2).min(cap);
         }
         self.shared.stats.stopped();
         *self.shared.metadata() = None;
     }
 
-    /// One session, from connecting to its end. `played` is how long it
-    /// delivered frames, kept up to date so that it survives the error.
-    async fn session(&mut self, played: &mut Duration) -> GatewayError {
+    /// One session, from connecting to its end. `played`: whether it
+    /// delivered a frame, set at once so that it survives the error.
+    async fn session(&mut self, played: &mut bool) -> GatewayError {
         let mut session = match RtspSession::open(
             self.url.clone(),
             self.credentials.clone(),
@@ -280,7 +292,7 @@ impl Run {
             Err(e) => return e,
         };
         self.timeline.new_session();
-        let mut started: Option<Instant> = None;
+        let mut started = false;
         let mut codec = vfed_media::Codec::H264;
         let mut rate = SessionRate::default();
         loop {
@@ -289,10 +301,7 @@ impl Run {
                 Err(e) => return e,
             };
             let now = Instant::now();
-            if let Some(at) = started {
-                *played = now.saturating_duration_since(at);
-            }
-            if started.is_none() {
+            if !started {
                 // A decoder can only start at a keyframe with known parameters.
                 let mut metadata = match session.metadata() {
                     Some(m) if frame.is_random_access_point() => m,
@@ -322,7 +331,8 @@ impl Run {
                     .stats
                     .playing(metadata.codec, metadata.width, metadata.height);
                 self.shared.announce(metadata, true);
-                started = Some(now);
+                started = true;
+                *played = true;
             } else if frame.has_new_parameters()
                 && let Some(mut metadata) = session.metadata()
             {

@@ -187,6 +187,8 @@ fn rtsp_error(
     password: Option<&str>,
 ) -> GatewayError {
     let reason = scrub(&e.to_string(), password);
+    // retina keeps the details in its text; its first line says it all.
+    let first_line = reason.lines().next().unwrap_or_default().to_owned();
     let unauthorized = e.status_code() == Some(401)
         || reason.contains("Unauthorized")
         || reason.contains("no credentials");
@@ -194,7 +196,19 @@ fn rtsp_error(
         GatewayError::Unauthorized {
             url: url.to_owned(),
             stage,
-            reason,
+            reason: first_line,
+        }
+    } else if e.status_code() == Some(404) {
+        GatewayError::NotFound {
+            url: url.to_owned(),
+            stage,
+            reason: first_line,
+        }
+    } else if let Some(io) = first_line.strip_prefix("Unable to connect to RTSP server: ") {
+        GatewayError::Connect {
+            url: url.to_owned(),
+            stage,
+            reason: io.to_owned(),
         }
     } else {
         GatewayError::Rtsp {

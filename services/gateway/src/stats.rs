@@ -1,11 +1,12 @@
 //! Per-stream statistics: frame rate and bitrate over a sliding window, last
 //! frame, reconnects, state.
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use vfed_media::Codec;
+use vfed_media::{Codec, RateWindow};
+
+use crate::error::FailureCause;
 
 /// What a stream's puller is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +47,13 @@ pub struct StatsSnapshot {
     pub sessions: u64,
     /// Why the last session or attempt ended (credentials redacted).
     pub last_error: Option<String>,
+    /// The same in a few words; `None` once a frame arrived after it.
+    pub cause: Option<FailureCause>,
+    /// Attempts that failed since the last frame (0 while playing).
+    pub failed_attempts: u64,
+    /// How long no frame has arrived: since the last one, or since the
+    /// puller started if none ever did.
+    pub silent_for: Duration,
     /// Codec of the current (or last) session.
     pub codec: Option<Codec>,
     /// Picture width of the current (or last) session.
@@ -65,14 +73,17 @@ enum State {
 #[derive(Debug)]
 struct Inner {
     state: State,
-    /// (received, payload bytes) of the frames inside the window.
-    window: VecDeque<(Instant, usize)>,
+    /// The frames inside the rate window.
+    window: RateWindow,
     frames: u64,
     bytes: u64,
     last_frame: Option<(Instant, i64)>,
     reconnects: u64,
     sessions: u64,
     last_error: Option<String>,
+    cause: Option<FailureCause>,
+    failed_attempts: u64,
+    started: Instant,
     codec: Option<Codec>,
     width: u32,
     height: u32,
@@ -81,7 +92,6 @@ struct Inner {
 /// The live statistics of one stream, updated by its puller.
 #[derive(Debug)]
 pub(crate) struct StreamStats {
-    window: Duration,
     inner: Mutex<Inner>,
 }
 
@@ -89,16 +99,18 @@ impl StreamStats {
     /// Statistics measuring rates over `window`.
     pub(crate) fn new(window: Duration) -> Self {
         Self {
-            window,
             inner: Mutex::new(Inner {
                 state: State::Connecting,
-                window: VecDeque::new(),
+                window: RateWindow::new(window),
                 frames: 0,
                 bytes: 0,
                 last_frame: None,
                 reconnects: 0,
                 sessions: 0,
                 last_error: None,
+                cause: None,
+                failed_attempts: 0,
+                started: Instant::now(),
                 codec: None,
                 width: 0,
                 height: 0,
@@ -134,9 +146,11 @@ impl StreamStats {
         inner.height = height;
     }
 
-    pub(crate) fn backoff(&self, error: String, retry_in: Duration) {
+    pub(crate) fn backoff(&self, error: String, cause: FailureCause, retry_in: Duration) {
         let mut inner = self.lock();
         inner.last_error = Some(error);
+        inner.cause = Some(cause);
+        inner.failed_attempts += 1;
         inner.state = State::Backoff {
             until: Instant::now() + retry_in,
         };
@@ -148,11 +162,12 @@ impl StreamStats {
 
     pub(crate) fn frame(&self, now: Instant, unix_us: i64, bytes: usize) {
         let mut inner = self.lock();
+        inner.failed_attempts = 0;
+        inner.cause = None;
         inner.frames += 1;
         inner.bytes += bytes as u64;
         inner.last_frame = Some((now, unix_us));
-        inner.window.push_back((now, bytes));
-        prune(&mut inner.window, now, self.window);
+        inner.window.add(now, bytes);
     }
 
     /// Whether a frame was delivered within `period` before now.
@@ -165,8 +180,7 @@ impl StreamStats {
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let now = Instant::now();
         let mut inner = self.lock();
-        prune(&mut inner.window, now, self.window);
-        let (fps, bitrate_bps) = rates(&inner.window);
+        let (fps, bitrate_bps) = inner.window.rates(now);
         StatsSnapshot {
             state: match inner.state {
                 State::Connecting => StreamState::Connecting,
@@ -187,35 +201,15 @@ impl StreamStats {
             reconnects: inner.reconnects,
             sessions: inner.sessions,
             last_error: inner.last_error.clone(),
+            cause: inner.cause,
+            failed_attempts: inner.failed_attempts,
+            silent_for: now
+                .saturating_duration_since(inner.last_frame.map_or(inner.started, |(at, _)| at)),
             codec: inner.codec,
             width: inner.width,
             height: inner.height,
         }
     }
-}
-
-fn prune(window: &mut VecDeque<(Instant, usize)>, now: Instant, length: Duration) {
-    while window
-        .front()
-        .is_some_and(|(at, _)| now.saturating_duration_since(*at) > length)
-    {
-        window.pop_front();
-    }
-}
-
-/// Frame rate and bitrate from the frames in the window: the span between
-/// the first and the last frame holds `n - 1` frame intervals.
-fn rates(window: &VecDeque<(Instant, usize)>) -> (f64, u64) {
-    let (Some((first, _)), Some((last, _))) = (window.front(), window.back()) else {
-        return (0.0, 0);
-    };
-    let span = last.saturating_duration_since(*first).as_secs_f64();
-    if window.len() < 2 || span <= 0.0 {
-        return (0.0, 0);
-    }
-    let intervals = (window.len() - 1) as f64;
-    let bits: usize = window.iter().skip(1).map(|(_, b)| b * 8).sum();
-    (intervals / span, (bits as f64 / span) as u64)
 }
 
 #[cfg(test)]
@@ -251,7 +245,12 @@ mod tests {
     fn states_and_reconnects() {
         let stats = StreamStats::new(Duration::from_secs(1));
         stats.connecting(false);
-        stats.backoff("refused".into(), Duration::from_secs(2));
+        stats.backoff(
+            "refused".into(),
+            FailureCause::ConnectionRefused,
+            Duration::from_secs(2),
+        );
+        assert_eq!(stats.snapshot().failed_attempts, 1);
         stats.connecting(true);
         stats.playing(Codec::H264, 1280, 720);
         let snap = stats.snapshot();

@@ -103,6 +103,7 @@ impl Catalog {
             origin_node_id: self.node_id.clone(),
             via_child: None,
             open_outage_start_ms: None,
+            open_outage_cause: None,
         };
         let txn = Txn::new()
             .when(Compare::absent(keys::local(&id)))

@@ -311,6 +311,7 @@ pub fn remote_entry_from_wire(
         origin_node_id: device.origin_node_id,
         via_child: Some(via_child.to_owned()),
         open_outage_start_ms: None,
+        open_outage_cause: None,
     })
 }
 

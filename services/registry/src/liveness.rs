@@ -2,11 +2,17 @@
 //! `missed_periods` keepalive periods goes offline and an outage record is
 //! opened; its next keepalive closes the record and brings it back online.
 //!
+//! A gateway also reports the devices whose streams deliver nothing, with
+//! why ([`Liveness::silent`]): a device never heard from is tracked from
+//! when its gateway started pulling it, so it goes offline too rather than
+//! staying unknown, and its outage names the cause ("401 credentials
+//! rejected").
+//!
 //! Last-seen times live in memory (a keepalive does not write to the store
 //! unless the status changes); on start every device the store believes
 //! online gets a fresh grace period.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,12 +43,23 @@ struct Seen {
     online: bool,
 }
 
+/// The cause recorded when nothing better is known.
+const KEEPALIVES_STOPPED: &str = "keepalives stopped";
+
+/// Longest cause kept (bytes); longer ones are cut at a character boundary.
+pub const MAX_CAUSE_BYTES: usize = 512;
+
 /// Tracks keepalives and turns silence into outages.
 #[derive(Clone)]
 pub struct Liveness {
     catalog: Catalog,
     options: LivenessOptions,
     seen: Arc<Mutex<HashMap<String, Seen>>>,
+    /// The latest cause a gateway gave for each silent device.
+    causes: Arc<Mutex<HashMap<String, String>>>,
+    /// Devices known offline (or not local): silence reports about them
+    /// need no tracking until they are alive again.
+    settled: Arc<Mutex<HashSet<String>>>,
     metrics: RegistryMetrics,
 }
 
@@ -53,6 +70,8 @@ impl Liveness {
             catalog,
             options,
             seen: Arc::default(),
+            causes: Arc::default(),
+            settled: Arc::default(),
             metrics,
         }
     }
@@ -70,6 +89,46 @@ impl Liveness {
         self.seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn causes(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.causes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn settled(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.settled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that the devices in `silent` (ID, time without frames,
+    /// cause) deliver nothing. A device not tracked yet (never heard from,
+    /// or its node just started) is tracked from when its silence began,
+    /// so that it goes offline `missed_periods` periods after that.
+    pub fn silent(&self, silent: &[(String, Duration, String)]) {
+        let now = Instant::now();
+        let now_ms = now_ms();
+        for (id, silent_for, cause) in silent {
+            self.causes().insert(id.clone(), bounded(cause));
+            if self.settled().contains(id) {
+                continue;
+            }
+            let mut seen = self.seen();
+            if seen.contains_key(id) {
+                continue;
+            }
+            let ms = i64::try_from(silent_for.as_millis()).unwrap_or(i64::MAX);
+            seen.insert(
+                id.clone(),
+                Seen {
+                    at: now.checked_sub(*silent_for).unwrap_or(now),
+                    at_ms: now_ms.saturating_sub(ms),
+                    online: false,
+                },
+            );
+        }
     }
 
     /// Records keepalives; returns the IDs that are not local devices.
@@ -95,6 +154,8 @@ impl Liveness {
                 continue;
             }
             if self.bring_online(id, now.at_ms).await? {
+                self.settled().remove(id);
+                self.causes().remove(id);
                 self.seen().insert(id.clone(), now);
             } else {
                 unknown.push(id.clone());
@@ -111,6 +172,7 @@ impl Liveness {
                 if entry.status == DeviceStatus::Online {
                     return Ok(None);
                 }
+                let cause = entry.open_outage_cause.take();
                 let closed = entry
                     .open_outage_start_ms
                     .take()
@@ -118,6 +180,7 @@ impl Liveness {
                         device_id: id.to_owned(),
                         start_ms,
                         end_ms: Some(at_ms),
+                        cause: cause.clone(),
                     });
                 entry.status = DeviceStatus::Online;
                 entry.status_since_ms = at_ms;
@@ -136,37 +199,52 @@ impl Liveness {
         Ok(updated.is_some())
     }
 
-    /// Marks `id` offline with an outage that began at `since_ms`.
-    async fn take_offline(&self, id: &str, since_ms: i64) -> Result<(), RegistryError> {
+    /// Marks `id` offline (from online or never heard from) with an
+    /// outage that began at `since_ms`, naming the last cause its gateway
+    /// gave. Returns false if `id` is not a local device.
+    async fn take_offline(&self, id: &str, since_ms: i64) -> Result<bool, RegistryError> {
+        let cause = self
+            .causes()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| KEEPALIVES_STOPPED.to_owned());
         let outage = OutageRecord {
             device_id: id.to_owned(),
             start_ms: since_ms,
             end_ms: None,
+            cause: Some(cause.clone()),
         };
+        let mut changed = false;
         let updated = self
             .catalog
             .modify_with(id, None, |entry| {
-                if entry.status != DeviceStatus::Online {
+                if entry.status == DeviceStatus::Offline {
                     return Ok(None);
                 }
+                changed = true;
                 entry.status = DeviceStatus::Offline;
                 entry.status_since_ms = since_ms;
                 entry.open_outage_start_ms = Some(since_ms);
+                entry.open_outage_cause = Some(cause.clone());
                 Ok(Some(vec![Op::put(
                     keys::outage(id, since_ms),
                     encode(&outage),
                 )]))
             })
             .await?;
-        if updated.is_some() {
+        if updated.is_none() {
+            return Ok(false);
+        }
+        if changed {
             tracing::warn!(
                 device = id,
                 since_ms,
-                "device offline: keepalives stopped (R14.3)"
+                %cause,
+                "device offline: no frames or keepalives (R14.3)"
             );
             self.metrics.status_changes.inc();
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Gives every device the store believes online a fresh grace period.
@@ -178,11 +256,17 @@ impl Liveness {
             online: true,
         };
         let mut seen = self.seen();
-        for v in entries
-            .into_iter()
-            .filter(|v| v.entry.status == DeviceStatus::Online)
-        {
-            seen.insert(v.entry.spec.id, now);
+        let mut settled = self.settled();
+        for v in entries {
+            match v.entry.status {
+                DeviceStatus::Online => {
+                    seen.insert(v.entry.spec.id, now);
+                }
+                DeviceStatus::Offline => {
+                    settled.insert(v.entry.spec.id);
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -202,38 +286,59 @@ impl Liveness {
                 _ = interval.tick() => {}
             }
             let deadline = Instant::now().checked_sub(self.timeout());
-            let silent: Vec<(String, i64)> = {
+            let silent: Vec<(String, i64, bool)> = {
                 let mut seen = self.seen();
-                let expired: Vec<(String, i64)> = seen
+                let expired: Vec<(String, i64, bool)> = seen
                     .iter()
                     .filter(|(_, s)| deadline.is_some_and(|d| s.at < d))
-                    .map(|(id, s)| (id.clone(), s.at_ms))
+                    .map(|(id, s)| (id.clone(), s.at_ms, s.online))
                     .collect();
-                for (id, _) in &expired {
+                for (id, _, _) in &expired {
                     seen.remove(id);
                 }
                 expired
             };
-            for (id, since_ms) in silent {
-                if let Err(e) = self.take_offline(&id, since_ms).await {
-                    tracing::error!(device = %id, error = %e, "liveness: cannot record the outage; retrying");
-                    // Put it back so the next tick tries again.
-                    let at = Instant::now()
-                        .checked_sub(self.timeout() * 2)
-                        .unwrap_or_else(Instant::now);
-                    self.seen().insert(
-                        id,
-                        Seen {
-                            at,
-                            at_ms: since_ms,
-                            online: true,
-                        },
-                    );
+            for (id, since_ms, online) in silent {
+                match self.take_offline(&id, since_ms).await {
+                    // Offline now, or not a local device: either way
+                    // nothing to track until it is alive.
+                    Ok(_) => {
+                        self.settled().insert(id);
+                    }
+                    Err(e) => {
+                        tracing::error!(device = %id, error = %e, "liveness: cannot record the outage; retrying");
+                        // Put it back so the next tick tries again.
+                        let at = Instant::now()
+                            .checked_sub(self.timeout() * 2)
+                            .unwrap_or_else(Instant::now);
+                        self.seen().insert(
+                            id,
+                            Seen {
+                                at,
+                                at_ms: since_ms,
+                                online,
+                            },
+                        );
+                    }
                 }
             }
+            let online = self.seen().values().filter(|s| s.online).count();
             self.metrics
                 .devices_online
-                .set(i64::try_from(self.seen().len()).unwrap_or(i64::MAX));
+                .set(i64::try_from(online).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// `cause` cut to [`MAX_CAUSE_BYTES`] at a character boundary, control
+/// characters replaced (it is shown on operators' terminals).
+fn bounded(cause: &str) -> String {
+    let mut end = cause.len().min(MAX_CAUSE_BYTES);
+    while !cause.is_char_boundary(end) {
+        end -= 1;
+    }
+    cause[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

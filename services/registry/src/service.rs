@@ -2,6 +2,7 @@
 //! and liveness.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use prost::Message as _;
 use time::{Date, OffsetDateTime};
@@ -419,11 +420,14 @@ impl Registry for RegistryService {
         &self,
         request: Request<pb::KeepaliveRequest>,
     ) -> Result<Response<pb::KeepaliveResponse>, Status> {
-        let ids = request.into_inner().device_ids;
-        if ids.is_empty() || ids.len() > MAX_KEEPALIVE_IDS {
+        let request = request.into_inner();
+        let (ids, silent) = (request.device_ids, request.silent);
+        if (ids.is_empty() && silent.is_empty()) || ids.len() + silent.len() > MAX_KEEPALIVE_IDS {
             return Err(RegistryError::bad(
                 "device_ids",
-                format!("must list 1 to {MAX_KEEPALIVE_IDS} devices"),
+                format!(
+                    "device_ids and silent must list 1 to {MAX_KEEPALIVE_IDS} devices together"
+                ),
             )
             .into());
         }
@@ -438,6 +442,26 @@ impl Registry for RegistryService {
             )
             .into());
         }
+        let mut quiet = Vec::with_capacity(silent.len());
+        for (i, d) in silent.into_iter().enumerate() {
+            if vfed_gbcode::GbCode::parse(&d.device_id).is_err() {
+                return Err(RegistryError::invalid(
+                    format!("silent[{i}].device_id"),
+                    "must be a 20-digit code",
+                    "R4",
+                )
+                .into());
+            }
+            if d.cause.len() > crate::liveness::MAX_CAUSE_BYTES {
+                return Err(RegistryError::bad(
+                    format!("silent[{i}].cause"),
+                    format!("at most {} bytes", crate::liveness::MAX_CAUSE_BYTES),
+                )
+                .into());
+            }
+            quiet.push((d.device_id, Duration::from_millis(d.silent_ms), d.cause));
+        }
+        self.liveness.silent(&quiet);
         let unknown_ids = self.liveness.keepalive(&ids).await?;
         let period_ms = u32::try_from(self.liveness.period().as_millis()).unwrap_or(u32::MAX);
         Ok(Response::new(pb::KeepaliveResponse {
@@ -481,6 +505,7 @@ impl Registry for RegistryService {
                 start_unix_ms: o.start_ms,
                 end_unix_ms: o.end_ms.unwrap_or(0),
                 duration_ms: o.end_ms.unwrap_or(now) - o.start_ms,
+                cause: o.cause.unwrap_or_else(|| "keepalives stopped".to_owned()),
             });
             if outages.len() == limit {
                 break;

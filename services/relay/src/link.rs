@@ -34,8 +34,9 @@ pub mod close_code {
 
 /// What a pull receives over its link.
 pub enum PullEvent {
-    /// A control message about the subscription.
-    Control(Message),
+    /// A control message about the subscription (boxed: it is much larger
+    /// than a GOP event).
+    Control(Box<Message>),
     /// A GOP stream for it.
     Gop(GopHeader, StreamReader),
 }
@@ -275,7 +276,7 @@ async fn handle(
 
 async fn forward(link: &Link, request_id: u64, message: Message) -> Result<(), RelayError> {
     if let Some(tx) = link.pull_sender(request_id) {
-        let _ = tx.send(PullEvent::Control(message)).await;
+        let _ = tx.send(PullEvent::Control(Box::new(message))).await;
     }
     Ok(())
 }

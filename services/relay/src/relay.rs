@@ -12,11 +12,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vfed_pki::{Identity, IdentityKind};
 use vfed_proto::relay::v1::control_message::Message;
-use vfed_proto::relay::v1::{Hello, StreamInfo};
+use vfed_proto::relay::v1::{Hello, SourceState, SourceStatus, StreamInfo};
 
 use crate::link::{self, Link, close_code};
 use crate::track::{Track, TrackReader};
 use crate::{RelayError, StreamKey};
+
+/// The flag of a stream whose pictures are reordered (B-frames).
+pub const B_FRAMES: &str = "B-frames";
 
 /// Where a device's stream comes from, seen from this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +47,10 @@ pub struct RelayOptions {
     /// ones are refused, so that a flood cannot take the process's file
     /// descriptors and memory.
     pub max_connections: usize,
+    /// The node's name as people know it ("Naidong county platform"): it
+    /// opens the reasons viewers elsewhere get for a source that fails
+    /// here. Empty: `node <id>`.
+    pub node_name: String,
 }
 
 impl Default for RelayOptions {
@@ -51,6 +58,7 @@ impl Default for RelayOptions {
         Self {
             idle_grace: Duration::from_secs(10),
             max_connections: 1024,
+            node_name: String::new(),
         }
     }
 }
@@ -229,10 +237,11 @@ impl Relay {
         match self.inner.resolver.resolve(&parsed.device_id).await {
             Route::NotFound => Err(RelayError::NotFound(key)),
             Route::Local => Err(RelayError::Unavailable {
+                reason: format!(
+                    "{}: camera {key} has no live source (no stream URL registered, or its gateway has not started it yet)",
+                    self.display_name()
+                ),
                 key,
-                reason:
-                    "the device is registered here but no source is live (camera not connected?)"
-                        .into(),
             }),
             Route::Peer(peer) => {
                 let mut tracks = self.tracks();
@@ -265,13 +274,58 @@ impl Relay {
         }
     }
 
-    /// Base info (key, counters, source) of a track, without codec fields.
+    /// The node as viewers elsewhere read it in reasons.
+    fn display_name(&self) -> String {
+        if self.inner.options.node_name.is_empty() {
+            format!("node {}", self.inner.node_id)
+        } else {
+            self.inner.options.node_name.clone()
+        }
+    }
+
+    /// The status of `track`'s source as this node reports it: flags from
+    /// the stream's parameters, and for a local source failing here, the
+    /// reason in one sentence naming this node.
+    fn source_status(&self, track: &Track, local: bool) -> SourceStatus {
+        let mut status = track.status();
+        let metadata = track.metadata();
+        if status.state == i32::from(SourceState::Unspecified) && metadata.is_some() {
+            // A source that reports nothing (the demo's looping clip) plays
+            // once it has parameters.
+            status.state = SourceState::Playing.into();
+        }
+        if metadata
+            .as_ref()
+            .and_then(vfed_media::StreamMetadata::reorder_frames)
+            .is_some_and(|r| r > 0)
+            && !status.flags.iter().any(|f| f == B_FRAMES)
+        {
+            status.flags.push(B_FRAMES.to_owned());
+        }
+        if local {
+            status.reason =
+                if status.state == i32::from(SourceState::Playing) || status.cause.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{}: camera {} not reachable: {}",
+                        self.display_name(),
+                        track.key(),
+                        status.cause
+                    )
+                };
+        }
+        status
+    }
+
+    /// Base info (key, counters, source, status) of a track, without
+    /// codec fields.
     pub(crate) fn stream_info(&self, track: &Track) -> StreamInfo {
-        let source = self
-            .tracks()
-            .get(track.key())
-            .map_or_else(String::new, |e| e.source.to_string());
+        let source = self.tracks().get(track.key()).map(|e| e.source.clone());
+        let local = source.as_ref().is_none_or(|s| *s == Source::Local);
+        let source = source.map_or_else(String::new, |s| s.to_string());
         StreamInfo {
+            status: Some(self.source_status(track, local)),
             key: track.key().to_owned(),
             viewers: u32::try_from(track.readers()).unwrap_or(u32::MAX),
             source,
@@ -291,15 +345,22 @@ impl Relay {
         }
     }
 
-    /// Every stream present here, with metadata and viewer counts.
+    /// Every stream present here, with metadata, viewer counts, the
+    /// bitrate measured here and the source's status.
     pub fn streams(&self) -> Vec<StreamInfo> {
         let tracks: Vec<Arc<Track>> = self.tracks().values().map(|e| e.track.clone()).collect();
         let mut out: Vec<StreamInfo> = tracks
             .iter()
             .map(|t| {
                 let base = self.stream_info(t);
-                t.metadata()
-                    .map_or(base.clone(), |m| crate::info(&base, &m))
+                let mut info = t
+                    .metadata()
+                    .map_or(base.clone(), |m| crate::info(&base, &m));
+                let measured = t.bitrate_bps();
+                if measured > 0 {
+                    info.bitrate_bps = measured;
+                }
+                info
             })
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));

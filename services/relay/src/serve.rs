@@ -77,24 +77,43 @@ async fn answer(
     let reader = relay.subscribe_in(key, span).await?;
     let track = reader.track().clone();
     let mut metadata = track.watch_metadata();
-    let first = tokio::select! {
+    let mut status = track.watch_status();
+    // Accept once the source has parameters, or is known to fail (the
+    // subscriber learns why from the status and keeps the subscription,
+    // so it gets the media as soon as the source is back), or after a
+    // while in any case.
+    let waited = tokio::time::timeout(METADATA_WAIT, async {
+        loop {
+            if metadata.borrow_and_update().is_some() || track.is_failing() {
+                return;
+            }
+            tokio::select! {
+                r = metadata.changed() => if r.is_err() { return; },
+                r = status.changed() => if r.is_err() { return; },
+            }
+        }
+    });
+    tokio::select! {
         () = cancel.cancelled() => return Ok(None),
         () = track.ended() => {
             return Err(track.end_reason().unwrap_or(RelayError::Unavailable { key: key.into(), reason: "the source ended".into() }));
         }
-        m = tokio::time::timeout(METADATA_WAIT, metadata.wait_for(Option::is_some)) => match m {
-            Ok(Ok(m)) => m.clone(),
-            _ => return Err(RelayError::Unavailable { key: key.into(), reason: "no media from the source yet".into() }),
-        },
-    };
-    let announced = first.map(|m| info(&relay.stream_info(&track), &m));
+        _ = waited => {}
+    }
     link.send(Message::SubscribeOk(SubscribeOk {
         request_id,
-        info: announced,
+        info: Some(current_info(relay, &track)),
     }))
     .await?;
     tracing::info!(peer = %link.peer, %key, request_id, "serving stream");
     Ok(Some((reader, metadata)))
+}
+
+/// What a subscriber is told about `track`: counters, status and, once
+/// known, the codec parameters.
+fn current_info(relay: &Relay, track: &crate::track::Track) -> vfed_proto::relay::v1::StreamInfo {
+    let base = relay.stream_info(track);
+    track.metadata().map_or(base.clone(), |m| info(&base, &m))
 }
 
 type MetadataWatch = tokio::sync::watch::Receiver<Option<vfed_media::StreamMetadata>>;
@@ -109,6 +128,8 @@ async fn stream_gops(
     mut metadata: MetadataWatch,
 ) -> Result<(), RelayError> {
     let track = reader.track().clone();
+    let mut status = track.watch_status();
+    status.borrow_and_update();
     let mut inflight: VecDeque<(u64, CancellationToken, JoinHandle<()>)> = VecDeque::new();
     loop {
         tokio::select! {
@@ -116,11 +137,16 @@ async fn stream_gops(
             () = link.closed.cancelled() => break,
             changed = metadata.changed() => {
                 if changed.is_err() { break; }
-                let current = metadata.borrow_and_update().clone();
-                if let Some(m) = current {
-                    let info = Some(info(&relay.stream_info(&track), &m));
+                if metadata.borrow_and_update().is_some() {
+                    let info = Some(current_info(relay, &track));
                     link.send(Message::Metadata(Metadata { request_id, info })).await?;
                 }
+            }
+            changed = status.changed() => {
+                if changed.is_err() { break; }
+                status.borrow_and_update();
+                let info = Some(current_info(relay, &track));
+                link.send(Message::Metadata(Metadata { request_id, info })).await?;
             }
             gop = reader.next_gop() => {
                 let Some(gop) = gop else {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::watch;
 use vfed_media::{AccessUnit, StreamMetadata};
+use vfed_proto::relay::v1::{SourceState, SourceStatus};
 
 /// How far a GOP has been filled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +113,9 @@ impl GopReader {
     }
 }
 
+/// The window of the measured bitrate.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Counters of a track.
 #[derive(Debug, Default)]
 pub struct TrackStats {
@@ -137,6 +141,8 @@ pub struct Track {
     readers: watch::Sender<usize>,
     ended: watch::Sender<bool>,
     end_reason: Mutex<Option<crate::RelayError>>,
+    status: watch::Sender<(SourceStatus, Option<std::time::Instant>)>,
+    rate: Mutex<vfed_media::RateWindow>,
 }
 
 impl Track {
@@ -151,7 +157,64 @@ impl Track {
             readers: watch::channel(0).0,
             ended: watch::channel(false).0,
             end_reason: Mutex::new(None),
+            status: watch::channel((SourceStatus::default(), None)).0,
+            rate: Mutex::new(vfed_media::RateWindow::new(RATE_WINDOW)),
         })
+    }
+
+    /// What the source is doing (set by whoever feeds the track: the
+    /// node's gateway bridge, or the upstream pull); `retry_at`: when a
+    /// retrying source tries again (`next_retry_ms` is counted from it
+    /// whenever the status is read).
+    pub fn set_status(&self, mut status: SourceStatus, retry_at: Option<std::time::Instant>) {
+        status.next_retry_ms = 0;
+        self.status.send_if_modified(|current| {
+            // The same retry time, seen again a little later, is no news.
+            let same_retry = match (current.1, retry_at) {
+                (Some(a), Some(b)) => a.max(b) - a.min(b) < std::time::Duration::from_millis(100),
+                (a, b) => a == b,
+            };
+            if current.0 == status && same_retry {
+                return false;
+            }
+            *current = (status, retry_at);
+            true
+        });
+    }
+
+    /// The source's status now.
+    pub fn status(&self) -> SourceStatus {
+        let (mut status, retry_at) = self.status.borrow().clone();
+        if let Some(at) = retry_at {
+            let left = at.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() && status.state == i32::from(SourceState::Retrying) {
+                status.state = SourceState::Connecting.into();
+            }
+            status.next_retry_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        }
+        status
+    }
+
+    /// Waits for status changes (read them with [`Track::status`]).
+    pub fn watch_status(&self) -> watch::Receiver<(SourceStatus, Option<std::time::Instant>)> {
+        self.status.subscribe()
+    }
+
+    /// Whether the source is known to be failing now (retrying, or
+    /// connecting again after failed attempts).
+    pub fn is_failing(&self) -> bool {
+        let status = &self.status.borrow().0;
+        status.state == i32::from(SourceState::Retrying)
+            || (status.state == i32::from(SourceState::Connecting) && status.attempts > 0)
+    }
+
+    /// Bits per second received over the last few seconds (0 without
+    /// recent units).
+    pub fn bitrate_bps(&self) -> u64 {
+        self.rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .bitrate_bps(std::time::Instant::now())
     }
 
     /// `<device id>/<profile>`.
@@ -177,6 +240,10 @@ impl Track {
     /// Appends a unit: a keyframe starts a new GOP; units before the first
     /// keyframe are dropped (nobody could decode them).
     pub fn publish(&self, unit: AccessUnit) {
+        self.rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(std::time::Instant::now(), unit.data.len());
         self.stats.units_in.fetch_add(1, Ordering::Relaxed);
         self.stats
             .bytes_in

@@ -24,7 +24,13 @@ pub async fn run(channels: ToolChannels, period: Duration, stop: CancellationTok
                 continue;
             };
             let mut client = RegistryClient::new(channel);
-            if let Err(status) = client.keepalive(KeepaliveRequest { device_ids }).await {
+            if let Err(status) = client
+                .keepalive(KeepaliveRequest {
+                    device_ids,
+                    ..Default::default()
+                })
+                .await
+            {
                 tracing::warn!(node = node.id, error = %status.message(), "demo site: keepalive failed");
             }
         }

@@ -33,6 +33,7 @@ pub async fn run(args: KeepaliveArgs, session: &Session) -> anyhow::Result<()> {
     let response = session
         .call(client.keepalive(KeepaliveRequest {
             device_ids: args.ids,
+            ..Default::default()
         }))
         .await?;
     let view = KeepaliveView::from(&response);

@@ -53,7 +53,7 @@ pub async fn run(command: OutagesCommand, session: &Session) -> anyhow::Result<(
             return "no outages\n".to_owned();
         }
         let now = now_ms();
-        let mut t = Table::new(&["DEVICE", "START", "END", "DURATION"]);
+        let mut t = Table::new(&["DEVICE", "START", "END", "DURATION", "CAUSE"]);
         for o in &response.outages {
             let (end, took) = if o.end_unix_ms == 0 {
                 let so_far = if o.duration_ms > 0 {
@@ -73,6 +73,7 @@ pub async fn run(command: OutagesCommand, session: &Session) -> anyhow::Result<(
                 rfc3339(o.start_unix_ms).unwrap_or_else(|| "-".to_owned()),
                 end,
                 took,
+                o.cause.clone(),
             ]);
         }
         t.render()

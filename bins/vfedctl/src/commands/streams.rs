@@ -9,14 +9,18 @@ use crate::render::key_values;
 use crate::session::Session;
 use crate::table::Table;
 use crate::values;
-use crate::view::{StreamListView, StreamView};
+use crate::view::{SourceStatusView, StreamListView, StreamView};
 
 /// Stream commands.
 #[derive(Debug, Subcommand)]
 pub enum StreamsCommand {
-    /// Streams known at the node, one row each: key, codec, size, frame
-    /// rate, bitrate, viewers, source (`local` gateway or `node/<id>` over
-    /// the relay), GOPs dropped for slow viewers and upstream reconnects.
+    /// Streams known at the node, one row each: key, the source's state
+    /// (`connecting`, `playing`, `retrying`), codec, size, frame rate,
+    /// bitrate measured at this node, viewers, source (`local` gateway or
+    /// `node/<id>` over the relay), GOPs dropped for slow viewers, upstream
+    /// reconnects, flags (`B-frames`) and, when the source fails, why (`401
+    /// credentials rejected`, `connection refused`, `404 path not found`...)
+    /// with the failed attempts and the time to the next one.
     ///
     /// With `-o json` every field is given raw (`fps_milli`, `bitrate_bps`)
     /// and the codec parameter sets as base64 (`sps_base64`...); the table
@@ -27,7 +31,8 @@ Examples:
   vfedctl --demo /tmp/vfed --node naidong streams list
   vfedctl --demo /tmp/vfed -o json streams list | jq '.streams[].key'")]
     List,
-    /// One stream in detail (same fields as `list`, one per line).
+    /// One stream in detail (same fields as `list`, one per line, with the
+    /// last error in full and the reason a viewer is given).
     #[command(after_help = "\
 Examples:
   vfedctl --demo /tmp/vfed streams show 54050200001320000001
@@ -110,12 +115,45 @@ fn or_dash(text: &str) -> String {
     }
 }
 
+/// `401 credentials rejected (3 attempts, retry in 2s)`, or `-` when
+/// nothing is wrong.
+fn problem(status: &SourceStatusView) -> String {
+    if status.cause.is_empty() {
+        return "-".to_owned();
+    }
+    let mut text = status.cause.clone();
+    let mut details = Vec::new();
+    if status.attempts > 0 {
+        let plural = if status.attempts == 1 { "" } else { "s" };
+        details.push(format!("{} attempt{plural}", status.attempts));
+    }
+    if let Some(ms) = status.next_retry_ms {
+        details.push(format!(
+            "retry in {:.1}s",
+            f64::from(u32::try_from(ms).unwrap_or(u32::MAX)) / 1000.0
+        ));
+    }
+    if !details.is_empty() {
+        text.push_str(&format!(" ({})", details.join(", ")));
+    }
+    text
+}
+
+fn flags(status: &SourceStatusView) -> String {
+    if status.flags.is_empty() {
+        "-".to_owned()
+    } else {
+        status.flags.join(",")
+    }
+}
+
 fn streams_table(streams: &[StreamInfo]) -> String {
     if streams.is_empty() {
         return "no streams\n".to_owned();
     }
     let mut t = Table::new(&[
         "KEY",
+        "STATE",
         "CODEC",
         "SIZE",
         "FPS",
@@ -124,10 +162,14 @@ fn streams_table(streams: &[StreamInfo]) -> String {
         "SOURCE",
         "DROPPED GOPS",
         "UPSTREAM RECONNECTS",
+        "FLAGS",
+        "PROBLEM",
     ]);
     for s in streams {
+        let status = SourceStatusView::from(s.status.as_ref());
         t.row([
             s.key.clone(),
+            status.state.to_owned(),
             or_dash(&s.codec),
             size(s),
             fps(s.fps_milli),
@@ -136,14 +178,22 @@ fn streams_table(streams: &[StreamInfo]) -> String {
             or_dash(&s.source),
             s.gops_dropped.to_string(),
             s.upstream_reconnects.to_string(),
+            flags(&status),
+            problem(&status),
         ]);
     }
     t.render()
 }
 
 fn stream_detail(s: &StreamInfo) -> String {
+    let status = SourceStatusView::from(s.status.as_ref());
     key_values(&[
         ("Key", s.key.clone()),
+        ("State", status.state.to_owned()),
+        ("Problem", problem(&status)),
+        ("Last error", or_dash(&status.last_error)),
+        ("Reason for viewers", or_dash(&status.reason)),
+        ("Flags", flags(&status)),
         ("Codec", or_dash(&s.codec)),
         ("Size", size(s)),
         ("FPS", fps(s.fps_milli)),
@@ -210,5 +260,41 @@ mod tests {
             assert!(row.contains(cell), "{cell} missing from {row:?}");
         }
         assert!(!row.contains("Z2Q"), "no parameter sets in the table");
+    }
+
+    #[test]
+    fn a_failing_source_says_why() {
+        use vfed_proto::relay::v1::{SourceState, SourceStatus};
+        let streams = [StreamInfo {
+            key: "54050200001320000041/main".into(),
+            source: "local".into(),
+            status: Some(SourceStatus {
+                state: SourceState::Retrying.into(),
+                cause: "401 credentials rejected".into(),
+                attempts: 3,
+                next_retry_ms: 1700,
+                flags: vec!["B-frames".into()],
+                ..SourceStatus::default()
+            }),
+            ..StreamInfo::default()
+        }];
+        let text = streams_table(&streams);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or_default();
+        assert!(
+            header.contains(" STATE ") && header.ends_with("PROBLEM"),
+            "{header}"
+        );
+        let row = lines.next().unwrap_or_default();
+        for cell in [
+            " retrying ",
+            " B-frames ",
+            "401 credentials rejected (3 attempts, retry in 1.7s)",
+        ] {
+            assert!(row.contains(cell), "{cell} missing from {row:?}");
+        }
+        let view = SourceStatusView::from(streams[0].status.as_ref());
+        assert_eq!(view.state, "retrying");
+        assert_eq!(problem(&SourceStatusView::from(None)), "-");
     }
 }

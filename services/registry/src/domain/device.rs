@@ -109,6 +109,9 @@ pub struct CatalogEntry {
     pub via_child: Option<String>,
     /// Start of the open outage, while offline (local devices).
     pub open_outage_start_ms: Option<i64>,
+    /// Why the open outage began, as the gateway saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_outage_cause: Option<String>,
 }
 
 impl CatalogEntry {
@@ -145,6 +148,9 @@ pub struct OutageRecord {
     pub start_ms: i64,
     /// First sign of life after it, if any yet.
     pub end_ms: Option<i64>,
+    /// Why it began ("401 credentials rejected"), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// What a parent remembers of a child link, to resume it.

@@ -52,6 +52,8 @@ struct Packager {
     produced: watch::Sender<u64>,
     last_request: Mutex<Instant>,
     failed: Mutex<Option<String>>,
+    /// The track packaged, for its source's status.
+    track: Arc<crate::track::Track>,
 }
 
 impl Packager {
@@ -144,6 +146,7 @@ impl HlsEgress {
             produced: watch::channel(0).0,
             last_request: Mutex::new(Instant::now()),
             failed: Mutex::new(None),
+            track: reader.track().clone(),
         });
         packagers.insert(name.clone(), packager.clone());
         tokio::spawn(package(self.clone(), name, reader, packager.clone()));
@@ -295,18 +298,35 @@ async fn playlist(
         Ok(p) => p,
         Err(e) => return error_response(&e),
     };
+    // Wait for the first segment, unless the source is known to fail: the
+    // viewer then learns why at once, in the words of the node where it
+    // fails ("Naidong ...: camera ... not reachable: 401 credentials rejected").
     let mut produced = packager.produced.subscribe();
-    let ready = tokio::time::timeout(
-        egress.options.first_segment_wait,
-        produced.wait_for(|n| *n >= 1),
-    )
+    let mut status = packager.track.watch_status();
+    let ready = tokio::time::timeout(egress.options.first_segment_wait, async {
+        loop {
+            if *produced.borrow_and_update() >= 1 {
+                return true;
+            }
+            if packager.track.is_failing() {
+                return false;
+            }
+            tokio::select! {
+                r = produced.changed() => if r.is_err() { return false; },
+                r = status.changed() => if r.is_err() { return false; },
+            }
+        }
+    })
     .await;
-    if !matches!(ready, Ok(Ok(_))) {
+    if !matches!(ready, Ok(true)) {
+        let source = packager.track.status();
         let reason = packager
             .failed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+            .or_else(|| (!source.reason.is_empty()).then(|| source.reason.clone()))
+            .or_else(|| (!source.last_error.is_empty()).then(|| source.last_error.clone()))
             .unwrap_or_else(|| format!("no media from {key} yet; retry"));
         return (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response();
     }
