@@ -88,14 +88,14 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
     let dir = tempfile::tempdir()?;
     let store: SharedStore = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())?;
     let shutdown = CancellationToken::new();
-    let accounts =
-        Accounts::open(
-            store,
-            "bench",
-            vfed_auth::TokenKey::generate(),
-            AccountOptions::default(),
-            shutdown.clone(),
-        ).await?;
+    let accounts = Accounts::open(
+        store,
+        "bench",
+        vfed_auth::TokenKey::generate(),
+        AccountOptions::default(),
+        shutdown.clone(),
+    )
+    .await?;
     let password = "bench-password-1234";
     accounts
         .create(

@@ -60,19 +60,33 @@ async fn tokens_with_a_long_life_a_future_iat_or_another_issuer_are_refused() {
             "exceeds auth.max_token_ttl",
         ),
         (claims(NODE, t, t + max + 1), "exceeds auth.max_token_ttl"),
-        (claims(NODE, t + 365 * 86_400, t + 365 * 86_400 + 600), "in the future"),
+        (
+            claims(NODE, t + 365 * 86_400, t + 365 * 86_400 + 600),
+            "in the future",
+        ),
         (
             claims(NODE, t + vfed_auth::MAX_CLOCK_SKEW_SECS + 30, t + 3600),
             "in the future",
         ),
-        (claims("54050000002000000001", t, t + 600), "not by this node"),
+        (
+            claims("54050000002000000001", t, t + 600),
+            "not by this node",
+        ),
         (claims("", t, t + 600), "not by this node"),
     ];
     for (forged, why) in cases {
         let token = key.issue(&forged).unwrap();
         let status = who_am_i(&node, &pki, &token).await;
-        assert_eq!(status.code(), Code::Unauthenticated, "{forged:?}: {status:?}");
-        assert!(status.message().contains(why), "{forged:?}: {}", status.message());
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{forged:?}: {status:?}"
+        );
+        assert!(
+            status.message().contains(why),
+            "{forged:?}: {}",
+            status.message()
+        );
     }
     // A small skew is tolerated (replicas' clocks differ a little).
     let skewed = key.issue(&claims(NODE, t + 5, t + 600)).unwrap();
@@ -192,7 +206,9 @@ async fn password_guessing_is_throttled_audited_and_an_admin_can_unlock() {
         "{codes:?}"
     );
     assert!(
-        codes[lock - 1..].iter().all(|c| *c == Code::PermissionDenied),
+        codes[lock - 1..]
+            .iter()
+            .all(|c| *c == Code::PermissionDenied),
         "{codes:?}"
     );
     // The right password does not get in while locked.

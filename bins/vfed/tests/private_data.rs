@@ -59,7 +59,9 @@ fn assert_private(root: &Path) {
         assert_eq!(mode(path), want, "{} is {:04o}", path.display(), mode(path));
     }
     if !nobody_available() {
-        eprintln!("SKIPPED the `runuser -u nobody` reads: runuser or the nobody user is unavailable (or not root)");
+        eprintln!(
+            "SKIPPED the `runuser -u nobody` reads: runuser or the nobody user is unavailable (or not root)"
+        );
         return;
     }
     // Let nobody reach `root` itself, so that only vfed's modes stop it.
@@ -72,7 +74,11 @@ fn assert_private(root: &Path) {
         dir = d.parent();
     }
     for path in &paths {
-        let (cmd, arg) = if path.is_dir() { ("ls", path) } else { ("cat", path) };
+        let (cmd, arg) = if path.is_dir() {
+            ("ls", path)
+        } else {
+            ("cat", path)
+        };
         let out = Command::new("runuser")
             .args(["-u", "nobody", "--", cmd])
             .arg(arg)
@@ -101,7 +107,10 @@ fn node_args(pki: &Path, data: &Path) -> Vec<String> {
         "node.name=Naidong county platform".into(),
         "node.level=county".into(),
         format!("tls.ca={}", pki.join("ca.pem").display()),
-        format!("tls.cert={}", pki.join(format!("node-{NODE}.pem")).display()),
+        format!(
+            "tls.cert={}",
+            pki.join(format!("node-{NODE}.pem")).display()
+        ),
         format!("tls.key={}", pki.join(format!("node-{NODE}.key")).display()),
         format!("store.data_dir={}", data.display()),
         "listen.grpc=127.0.0.1:0".into(),
@@ -121,10 +130,21 @@ fn a_node_keeps_its_data_private_and_refuses_to_start_when_it_is_not() {
     let data = root.path().join("data");
     for args in [
         vec!["pki", "init", "--dir", pki.to_str().unwrap()],
-        vec!["pki", "issue", "--dir", pki.to_str().unwrap(), "--node", NODE],
+        vec![
+            "pki",
+            "issue",
+            "--dir",
+            pki.to_str().unwrap(),
+            "--node",
+            NODE,
+        ],
     ] {
         let out = vfed(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_private(&pki);
 
@@ -147,7 +167,10 @@ fn a_node_keeps_its_data_private_and_refuses_to_start_when_it_is_not() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("vfed exited: {status:?}");
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "vfed did not create {created:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "vfed did not create {created:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -158,10 +181,20 @@ fn a_node_keeps_its_data_private_and_refuses_to_start_when_it_is_not() {
     // Widened by someone: the node refuses to start, naming the path and the fix.
     let cases = [
         (data.clone(), 0o755, "store.data_dir", "chmod 700"),
-        (data.join("store.redb"), 0o644, "store.data_dir", "chmod 600"),
+        (
+            data.join("store.redb"),
+            0o644,
+            "store.data_dir",
+            "chmod 600",
+        ),
         (data.join("token.key"), 0o640, "auth.token_key", "chmod 600"),
         (data.join("audit/signing.key"), 0o604, "audit", "chmod 600"),
-        (pki.join(format!("node-{NODE}.key")), 0o644, "tls.key", "chmod 600"),
+        (
+            pki.join(format!("node-{NODE}.key")),
+            0o644,
+            "tls.key",
+            "chmod 600",
+        ),
     ];
     for (path, wide, field, fix) in cases {
         let before = mode(&path);

@@ -290,7 +290,8 @@ impl AuditLog {
 
 fn create_with_header(path: &Path, magic: &[u8; 8], origin: &str, dir: &Path) -> Result<()> {
     let header = format::encode_header(magic, origin)?;
-    let mut file = vfed_private_fs::create_new(path).map_err(|e| AuditError::io("creating", path, e))?;
+    let mut file =
+        vfed_private_fs::create_new(path).map_err(|e| AuditError::io("creating", path, e))?;
     std::io::Write::write_all(&mut file, &header)
         .and_then(|()| file.sync_all())
         .map_err(|e| AuditError::io("writing header of", path, e))?;

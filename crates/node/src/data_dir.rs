@@ -79,9 +79,7 @@ pub fn check_node(config: &Config) -> Result<(), NodeError> {
     check("audit.key", &config.audit.key_for(store), "600", KEY_ADVICE)?;
     if !store.data_dir.as_os_str().is_empty() {
         if store.backend == StoreBackend::Embedded {
-            let file = store
-                .data_dir
-                .join(vfed_store::embedded::DEFAULT_FILE_NAME);
+            let file = store.data_dir.join(vfed_store::embedded::DEFAULT_FILE_NAME);
             check("store.data_dir", &file, "600", "")?;
         }
         check_private_dir("store.data_dir", &store.data_dir)?;

@@ -223,7 +223,8 @@ impl CertificateAuthority {
         write_file(&files.cert, self.cert_pem.as_bytes())?;
         write_file(
             &files.trust_domain_file,
-            format!("{}\n", self.trust_domain).as_bytes())?;
+            format!("{}\n", self.trust_domain).as_bytes(),
+        )?;
         Ok(files)
     }
 

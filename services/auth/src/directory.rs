@@ -287,7 +287,9 @@ impl Accounts {
             .map_err(|hold| held(name, &hold))?;
         let refused = |failures: u32| {
             let next = if failures >= LOCK_AFTER {
-                format!("; the account is now locked (an admin can unlock it: vfedctl accounts unlock {name})")
+                format!(
+                    "; the account is now locked (an admin can unlock it: vfedctl accounts unlock {name})"
+                )
             } else if failures >= FREE_FAILURES {
                 "; further attempts are delayed".to_owned()
             } else {
@@ -299,7 +301,12 @@ impl Accounts {
         };
         let kv = self.inner.store.get(&user_key(name)).await?;
         let Some(account) = kv.as_ref().and_then(decode) else {
-            return Err(refused(throttle.failed(name, false, client, Instant::now())));
+            return Err(refused(throttle.failed(
+                name,
+                false,
+                client,
+                Instant::now(),
+            )));
         };
         let hash = account.password_hash.clone().ok_or_else(|| {
             AuthError::Unauthenticated(format!(

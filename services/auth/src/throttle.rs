@@ -232,7 +232,12 @@ mod tests {
             assert_eq!(t.failed("a", true, Some(ip), now), n);
         }
         // Too early: refused, counted, and the wait grows.
-        let Err(Hold::Wait { retry_after, failures, .. }) = t.admit("a", Some(ip), now) else {
+        let Err(Hold::Wait {
+            retry_after,
+            failures,
+            ..
+        }) = t.admit("a", Some(ip), now)
+        else {
             panic!("expected a wait");
         };
         assert_eq!((retry_after, failures), (Duration::from_secs(2), 4));

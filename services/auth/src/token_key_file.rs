@@ -33,7 +33,12 @@ fn parse(path: &Path, text: &str) -> Result<TokenKey, AuthError> {
         .trim_end()
         .strip_prefix(TAG)
         .and_then(|rest| rest.strip_prefix(' '))
-        .ok_or_else(|| unusable(path, &format!("not a token key file (expected `{TAG} <key>`)")))?;
+        .ok_or_else(|| {
+            unusable(
+                path,
+                &format!("not a token key file (expected `{TAG} <key>`)"),
+            )
+        })?;
     let bytes = B64
         .decode(encoded)
         .map_err(|e| unusable(path, &format!("key is not base64url: {e}")))?;
@@ -81,6 +86,9 @@ mod tests {
         assert_eq!(key.to_bytes(), again.to_bytes());
         std::fs::write(&path, "junk\n").unwrap();
         let e = load_or_create_token_key(&path).unwrap_err().to_string();
-        assert!(e.contains("auth.token_key") && e.contains("not a token key file"), "{e}");
+        assert!(
+            e.contains("auth.token_key") && e.contains("not a token key file"),
+            "{e}"
+        );
     }
 }

@@ -469,9 +469,15 @@ pub async fn users(command: UsersCommand, session: &Session) -> anyhow::Result<(
             };
             return output::emit(session.format(), &view, || {
                 if r.was_locked {
-                    format!("{name}: unlocked ({} failed logins forgotten)\n", r.failed_logins)
+                    format!(
+                        "{name}: unlocked ({} failed logins forgotten)\n",
+                        r.failed_logins
+                    )
                 } else {
-                    format!("{name}: was not locked ({} failed logins forgotten)\n", r.failed_logins)
+                    format!(
+                        "{name}: was not locked ({} failed logins forgotten)\n",
+                        r.failed_logins
+                    )
                 }
             });
         }
