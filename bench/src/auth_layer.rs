@@ -116,7 +116,7 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
         )
         .await?;
     let token = accounts
-        .login("bench", password, Duration::from_secs(3600))
+        .login("bench", password, Duration::from_secs(3600), None)
         .await?
         .token;
     let gate = Gate::new(accounts, Arc::new(DiscardAudit), Arc::new(RoleOnlyPolicy))
