@@ -88,8 +88,14 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
     let dir = tempfile::tempdir()?;
     let store: SharedStore = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())?;
     let shutdown = CancellationToken::new();
-    let accounts =
-        Accounts::open(store, "bench", AccountOptions::default(), shutdown.clone()).await?;
+    let accounts = Accounts::open(
+        store,
+        "bench",
+        vfed_auth::TokenKey::generate(),
+        AccountOptions::default(),
+        shutdown.clone(),
+    )
+    .await?;
     let password = "bench-password-1234";
     accounts
         .create(
@@ -110,7 +116,7 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
         )
         .await?;
     let token = accounts
-        .login("bench", password, Duration::from_secs(3600))
+        .login("bench", password, Duration::from_secs(3600), None)
         .await?
         .token;
     let gate = Gate::new(accounts, Arc::new(DiscardAudit), Arc::new(RoleOnlyPolicy))

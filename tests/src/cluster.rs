@@ -120,6 +120,11 @@ impl TestNode {
     /// Starts a node with certificates from `pki`.
     pub async fn start(pki: &TestPki, options: NodeOptions) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
+        // A node refuses a data directory others can read (as vfed creates them: 0700).
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o700))?;
+        }
         let (cert, key) = pki.files(&Identity::node(options.id.clone())?)?;
         let mut config = Config::default();
         config.node.id = options.id.clone();

@@ -71,6 +71,7 @@ async fn run(config: Config) -> ExitCode {
             match e {
                 vfed_node::NodeError::Config(_)
                 | vfed_node::NodeError::Tls(_)
+                | vfed_node::NodeError::Exposed(_)
                 | vfed_node::NodeError::Bind { .. } => ExitCode::from(EXIT_CONFIG),
                 _ => ExitCode::FAILURE,
             }

@@ -104,25 +104,11 @@ impl Credentials {
             .parent()
             .map(std::path::Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join(format!(".config.json.{}", std::process::id()));
+        vfed_private_fs::create_dir_all(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let text = serde_json::to_string_pretty(self)?;
-        {
-            use std::io::Write as _;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                options.mode(0o600);
-            }
-            let mut file = options
-                .open(&tmp)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        vfed_private_fs::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
     }
 

@@ -158,15 +158,7 @@ impl SigningKey {
 
     /// Writes the key to a new file readable only by its owner (0600); refuses to overwrite.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(path)
+        let mut file = vfed_private_fs::create_new(path)
             .map_err(|e| AuditError::io("creating key file", path, e))?;
         file.write_all(format!("{}\n", self.to_private_string()).as_bytes())
             .and_then(|()| file.sync_all())

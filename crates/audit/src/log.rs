@@ -112,7 +112,7 @@ impl AuditLog {
     /// is the log's origin (the node id). Recovers from a crash as the module docs describe;
     /// refuses a tampered log. Blocking; call it before serving or via `spawn_blocking`.
     pub fn open(dir: &Path, key: SigningKey) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| AuditError::io("creating", dir, e))?;
+        vfed_private_fs::create_dir_all(dir).map_err(|e| AuditError::io("creating", dir, e))?;
         let log_path = dir.join(LOG_FILE);
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
         let origin = key.name().to_owned();
@@ -290,11 +290,8 @@ impl AuditLog {
 
 fn create_with_header(path: &Path, magic: &[u8; 8], origin: &str, dir: &Path) -> Result<()> {
     let header = format::encode_header(magic, origin)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| AuditError::io("creating", path, e))?;
+    let mut file =
+        vfed_private_fs::create_new(path).map_err(|e| AuditError::io("creating", path, e))?;
     std::io::Write::write_all(&mut file, &header)
         .and_then(|()| file.sync_all())
         .map_err(|e| AuditError::io("writing header of", path, e))?;

@@ -318,6 +318,11 @@ pub struct AuthConfig {
     /// A live view with no request for this long has stopped (audit log).
     #[serde(with = "humantime_serde")]
     pub view_idle: Duration,
+    /// The file holding the key that signs login tokens (mode 0600, created on
+    /// first start); empty: `<store.data_dir>/token.key`. Kept out of the
+    /// store on purpose (docs/security.md); replicas of one node on one etcd
+    /// must be given the same file.
+    pub token_key: PathBuf,
 }
 
 impl Default for AuthConfig {
@@ -328,6 +333,18 @@ impl Default for AuthConfig {
             bootstrap_admin: String::new(),
             bootstrap_password_file: None,
             view_idle: Duration::from_secs(15),
+            token_key: PathBuf::new(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The effective token key file.
+    pub fn token_key_for(&self, store: &StoreConfig) -> PathBuf {
+        if self.token_key.as_os_str().is_empty() {
+            store.data_dir.join("token.key")
+        } else {
+            self.token_key.clone()
         }
     }
 }

@@ -152,6 +152,13 @@ impl Config {
                 "must be at least auth.token_ttl",
             ));
         }
+        if self.auth.token_key.as_os_str().is_empty() && self.store.data_dir.as_os_str().is_empty()
+        {
+            return Err(ConfigError::new(
+                "auth.token_key",
+                "must be set when store.data_dir is empty (R15.1)",
+            ));
+        }
         check_duration(
             "auth.view_idle",
             self.auth.view_idle,

@@ -30,6 +30,9 @@ pub enum NodeError {
     /// The audit log could not be opened (R18.6: a tampered log stops the node).
     #[error("audit: {0}")]
     Audit(vfed_auditing::AuditingError),
+    /// The data directory or a key is readable by group or others.
+    #[error("{0}")]
+    Exposed(crate::data_dir::Exposed),
     /// Accounts could not be read or bootstrapped.
     #[error("auth: {0}")]
     Auth(vfed_auth::AuthError),

@@ -9,6 +9,7 @@ mod archive;
 mod audit_sink;
 mod call_log;
 mod cameras;
+mod data_dir;
 mod error;
 mod fd_limit;
 mod grpc;
@@ -35,6 +36,7 @@ use vfed_registry::{
 };
 use vfed_store::SharedStore;
 
+pub use data_dir::{Exposed, check_private_dir};
 pub use error::NodeError;
 pub use open_store::{OpenedStore, open_store};
 
@@ -192,6 +194,7 @@ async fn resolve(endpoint: &str) -> Result<SocketAddr, NodeError> {
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, NodeError> {
     let node = &config.node;
     fd_limit::raise();
+    data_dir::check_node(config)?;
     let material = tls::load(config)?;
     let opened = open_store(config).await?;
     let shutdown = CancellationToken::new();
@@ -468,9 +471,12 @@ async fn open_accounts(
     shutdown: CancellationToken,
 ) -> Result<vfed_auth::Accounts, NodeError> {
     let auth = &config.auth;
+    let key = vfed_auth::load_or_create_token_key(&auth.token_key_for(&config.store))
+        .map_err(|e| NodeError::Config(e.to_string()))?;
     let accounts = vfed_auth::Accounts::open(
         store,
         config.node.id.clone(),
+        key,
         vfed_auth::AccountOptions {
             token_ttl: auth.token_ttl,
             max_token_ttl: auth.max_token_ttl,

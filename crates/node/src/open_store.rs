@@ -36,7 +36,7 @@ pub async fn open_store(config: &Config) -> Result<OpenedStore, NodeError> {
     let store = &config.store;
     match store.backend {
         StoreBackend::Embedded => {
-            std::fs::create_dir_all(&store.data_dir).map_err(NodeError::Io)?;
+            vfed_private_fs::create_dir_all(&store.data_dir).map_err(NodeError::Io)?;
             let options = EmbeddedOptions {
                 history: store.history as u64,
                 max_txn_ops: EMBEDDED_MAX_TXN_OPS,

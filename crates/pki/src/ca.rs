@@ -5,7 +5,6 @@
 //! certificates are written as `<kind>-<name>.pem` / `<kind>-<name>.key`.
 
 use std::fs;
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -216,16 +215,15 @@ impl CertificateAuthority {
                 }
             }
         }
-        fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+        vfed_private_fs::create_dir_all(dir).map_err(|source| PkiError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
-        write_file(&files.key, self.key_pem.as_bytes(), true)?;
-        write_file(&files.cert, self.cert_pem.as_bytes(), false)?;
+        write_file(&files.key, self.key_pem.as_bytes())?;
+        write_file(&files.cert, self.cert_pem.as_bytes())?;
         write_file(
             &files.trust_domain_file,
             format!("{}\n", self.trust_domain).as_bytes(),
-            false,
         )?;
         Ok(files)
     }
@@ -328,7 +326,7 @@ pub fn write_issued(
     identity: &Identity,
     issued: &IssuedCert,
 ) -> Result<IssuedFiles, PkiError> {
-    fs::create_dir_all(out_dir).map_err(|source| PkiError::Write {
+    vfed_private_fs::create_dir_all(out_dir).map_err(|source| PkiError::Write {
         path: out_dir.to_path_buf(),
         source,
     })?;
@@ -338,8 +336,8 @@ pub fn write_issued(
         cert: out_dir.join(format!("{stem}.pem")),
         key: out_dir.join(format!("{stem}.key")),
     };
-    write_file(&files.key, issued.key_pem.as_bytes(), true)?;
-    write_file(&files.cert, issued.cert_pem.as_bytes(), false)?;
+    write_file(&files.key, issued.key_pem.as_bytes())?;
+    write_file(&files.cert, issued.cert_pem.as_bytes())?;
     Ok(files)
 }
 
@@ -361,47 +359,14 @@ fn read_text(path: &Path, what: &'static str) -> Result<String, PkiError> {
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename, so a
-/// crash never leaves a half-written key. Secret files get mode 0600 from
-/// the start.
-fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), PkiError> {
-    let err = |source| PkiError::Write {
+/// crash never leaves a half-written key. Every file is mode 0600 from the
+/// start (certificates too: vfed creates no file others can read; copy a
+/// certificate to whoever needs it).
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
+    vfed_private_fs::write_atomic(path, contents).map_err(|source| PkiError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if secret { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let result = (|| {
-        let mut file = opts.open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // The umask may have narrowed the mode; set it exactly.
-            file.set_permissions(fs::Permissions::from_mode(if secret {
-                0o600
-            } else {
-                0o644
-            }))?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    })
 }
 
 #[cfg(test)]

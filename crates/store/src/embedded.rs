@@ -148,11 +148,19 @@ impl EmbeddedStore {
             path.to_path_buf()
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable {
+            vfed_private_fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable {
                 backend: BACKEND,
                 message: format!("cannot create {}: {e}", parent.display()),
             })?;
         }
+        // The file holds accounts and keys: mode 0600 from the start (and
+        // made so if an older version left it wider).
+        drop(
+            vfed_private_fs::open_or_create(&path).map_err(|e| StoreError::Unavailable {
+                backend: BACKEND,
+                message: format!("cannot open {}: {e}", path.display()),
+            })?,
+        );
         let db = redb::Builder::new()
             .set_cache_size(options.cache_size)
             .create(&path)

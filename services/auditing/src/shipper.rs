@@ -231,11 +231,6 @@ pub fn read_countersigned(dir: &Path) -> Result<Option<Checkpoint>, AuditingErro
 /// Replaces the stored countersigned checkpoint (write, fsync, rename).
 fn write_countersigned(dir: &Path, signed: &Checkpoint) -> Result<(), AuditingError> {
     let path = dir.join(COUNTERSIGNED_FILE);
-    let tmp = dir.join(format!("{COUNTERSIGNED_FILE}.tmp"));
-    let io = |e| AuditingError::Log(vfed_audit::AuditError::io("writing", &path, e));
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    std::io::Write::write_all(&mut file, signed.to_note().as_bytes())
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(io)
+    vfed_private_fs::write_atomic(&path, signed.to_note().as_bytes())
+        .map_err(|e| AuditingError::Log(vfed_audit::AuditError::io("writing", &path, e)))
 }

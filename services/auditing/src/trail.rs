@@ -114,7 +114,8 @@ impl AuditTrail {
             .clone()
             .unwrap_or_else(|| dir.join(SIGNING_KEY_FILE));
         let (log, key) = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(|e| AuditError::io("creating", &dir, e))?;
+            vfed_private_fs::create_dir_all(&dir)
+                .map_err(|e| AuditError::io("creating", &dir, e))?;
             let key = SigningKey::load_or_generate(&key_path, &origin)?;
             write_verifier_key(&dir, &key.public_key())?;
             let log = AuditLog::open(&dir, key.clone())?;
@@ -303,8 +304,6 @@ fn write_verifier_key(dir: &Path, key: &PublicKey) -> Result<(), AuditError> {
     if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
         return Ok(());
     }
-    let tmp = dir.join(format!("{VERIFIER_KEY_FILE}.tmp"));
-    std::fs::write(&tmp, text.as_bytes())
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    vfed_private_fs::write_atomic(&path, text.as_bytes())
         .map_err(|e| AuditError::io("writing", &path, e))
 }

@@ -3,8 +3,9 @@
 //! turned into principals from tokens or certificates.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
@@ -17,10 +18,15 @@ use crate::error::AuthError;
 use crate::password;
 use crate::principal::{AuthenticatedBy, Principal};
 use crate::role::Role;
+use crate::throttle::{FREE_FAILURES, Hold, LOCK_AFTER, LoginThrottle};
 use crate::token::{Claims, TokenKey};
 
 const USERS: &str = "auth/users/";
-const TOKEN_KEY: &[u8] = b"auth/token-key";
+/// Where earlier versions kept the token key, readable by whoever read the
+/// store; deleted on open (docs/security.md).
+const LEGACY_TOKEN_KEY: &[u8] = b"auth/token-key";
+/// How far in the future a token's `iat` may be (clock skew between replicas).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
 /// Token lifetimes.
 #[derive(Clone, Debug)]
@@ -63,6 +69,7 @@ struct Inner {
     key: TokenKey,
     options: AccountOptions,
     cache: RwLock<HashMap<String, (Account, i64)>>,
+    throttle: LoginThrottle,
 }
 
 fn user_key(name: &str) -> Vec<u8> {
@@ -80,15 +87,17 @@ fn decode(kv: &KeyValue) -> Option<Account> {
 }
 
 impl Accounts {
-    /// Opens the accounts of `store`: loads (or creates, once, by CAS) the
-    /// token key, reads every account and keeps them current until `shutdown`.
+    /// Opens the accounts of `store`, signing tokens with `key` (kept outside
+    /// the store: [`crate::load_or_create_token_key`]): reads every account
+    /// and keeps them current until `shutdown`.
     pub async fn open(
         store: SharedStore,
         node_id: impl Into<String>,
+        key: TokenKey,
         options: AccountOptions,
         shutdown: CancellationToken,
     ) -> Result<Self, AuthError> {
-        let key = load_or_create_key(&store).await?;
+        forget_legacy_key(&store).await?;
         let snapshot = store.snapshot(USERS.as_bytes()).await?;
         let mut cache = HashMap::new();
         for kv in &snapshot.kvs {
@@ -103,6 +112,7 @@ impl Accounts {
                 key,
                 options,
                 cache: RwLock::new(cache),
+                throttle: LoginThrottle::default(),
             }),
         };
         tokio::spawn(accounts.clone().follow(snapshot.revision + 1, shutdown));
@@ -199,6 +209,7 @@ impl Accounts {
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, AuthError> {
         let now = now_unix();
         let claims = self.inner.key.verify(token, now)?;
+        self.check_claims(&claims, now)?;
         let account = self.cached(&claims.sub).ok_or_else(|| {
             AuthError::Unauthenticated(format!("account {} no longer exists", claims.sub))
         })?;
@@ -220,6 +231,32 @@ impl Accounts {
         ))
     }
 
+    /// What the MAC alone does not prove: that this node issued the token,
+    /// for no longer than `auth.max_token_ttl`, and not in the future.
+    fn check_claims(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let refused = |why: String| AuthError::Unauthenticated(format!("token refused: {why}"));
+        if claims.iss != self.inner.node_id {
+            return Err(refused(format!(
+                "issued by {:?}, not by this node {}",
+                claims.iss, self.inner.node_id
+            )));
+        }
+        let max = i64::try_from(self.inner.options.max_token_ttl.as_secs()).unwrap_or(i64::MAX);
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > max {
+            return Err(refused(format!(
+                "lifetime {lifetime} s (exp - iat) exceeds auth.max_token_ttl {max} s"
+            )));
+        }
+        if claims.iat > now.saturating_add(MAX_CLOCK_SKEW_SECS) {
+            return Err(refused(format!(
+                "issued {} s in the future (at most {MAX_CLOCK_SKEW_SECS} s of clock skew)",
+                claims.iat - now
+            )));
+        }
+        Ok(())
+    }
+
     /// The principal a client certificate stands for: a node for node
     /// identities; for `user/<name>` and `tool/<name>` the enabled account
     /// `<name>`, if there is one.
@@ -239,11 +276,44 @@ impl Accounts {
         }
     }
 
-    /// Exchanges a name and password for a token.
-    pub async fn login(&self, name: &str, pass: &str, ttl: Duration) -> Result<Login, AuthError> {
-        let refused = || AuthError::Unauthenticated("unknown account or wrong password".into());
+    /// Exchanges a name and password for a token. Failed attempts are
+    /// throttled per account and per `client` address ([`crate::throttle`]):
+    /// an attempt that comes too early is refused before its password is
+    /// checked, with the time to wait.
+    pub async fn login(
+        &self,
+        name: &str,
+        pass: &str,
+        ttl: Duration,
+        client: Option<IpAddr>,
+    ) -> Result<Login, AuthError> {
+        let throttle = &self.inner.throttle;
+        throttle
+            .admit(name, client, Instant::now())
+            .map_err(|hold| held(name, &hold))?;
+        let refused = |failures: u32| {
+            let next = if failures >= LOCK_AFTER {
+                format!(
+                    "; the account is now locked (an admin can unlock it: vfedctl accounts unlock {name})"
+                )
+            } else if failures >= FREE_FAILURES {
+                "; further attempts are delayed".to_owned()
+            } else {
+                String::new()
+            };
+            AuthError::Unauthenticated(format!(
+                "unknown account or wrong password (failed attempt {failures}){next}"
+            ))
+        };
         let kv = self.inner.store.get(&user_key(name)).await?;
-        let account = kv.as_ref().and_then(decode).ok_or_else(refused)?;
+        let Some(account) = kv.as_ref().and_then(decode) else {
+            return Err(refused(throttle.failed(
+                name,
+                false,
+                client,
+                Instant::now(),
+            )));
+        };
         let hash = account.password_hash.clone().ok_or_else(|| {
             AuthError::Unauthenticated(format!(
                 "account {name} has no password: it signs in with its certificate"
@@ -254,8 +324,9 @@ impl Accounts {
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         if !ok {
-            return Err(refused());
+            return Err(refused(throttle.failed(name, true, client, Instant::now())));
         }
+        throttle.succeeded(name);
         if account.disabled {
             return Err(AuthError::Unauthenticated(format!(
                 "account {name} is disabled"
@@ -270,6 +341,12 @@ impl Accounts {
             expires_unix,
             account,
         })
+    }
+
+    /// Lifts `name`'s lockout after failed logins: (was locked, failures).
+    pub async fn unlock(&self, name: &str) -> Result<(bool, u32), AuthError> {
+        self.get(name).await?;
+        Ok(self.inner.throttle.unlock(name))
     }
 
     /// A token for `principal` (a person already authenticated otherwise).
@@ -440,23 +517,41 @@ impl Accounts {
     }
 }
 
-async fn load_or_create_key(store: &SharedStore) -> Result<TokenKey, AuthError> {
-    loop {
-        if let Some(kv) = store.get(TOKEN_KEY).await? {
-            return TokenKey::from_bytes(&kv.value);
+/// Why a held attempt is refused.
+fn held(name: &str, hold: &Hold) -> AuthError {
+    match hold {
+        Hold::Wait {
+            what,
+            failures,
+            retry_after,
+        } => {
+            let secs = retry_after.as_secs().max(1);
+            AuthError::Throttled {
+                message: format!(
+                    "login refused: {failures} failed attempts for {what}; try again in {secs} s (R15.1)"
+                ),
+                retry_after_secs: secs,
+            }
         }
-        let key = TokenKey::generate();
-        let created = store
+        Hold::Locked { failures } => AuthError::Locked(format!(
+            "login refused: account {name} is locked after {failures} failed attempts; an admin can unlock it (vfedctl accounts unlock {name}) (R15.1)"
+        )),
+    }
+}
+
+/// Deletes the token key earlier versions kept in the store: whoever could
+/// read the store could sign tokens with it, so tokens it signed stop working.
+async fn forget_legacy_key(store: &SharedStore) -> Result<(), AuthError> {
+    if store.get(LEGACY_TOKEN_KEY).await?.is_some() {
+        store
             .txn(Txn {
-                compares: vec![Compare::ModRevision {
-                    key: TOKEN_KEY.to_vec(),
-                    revision: 0,
-                }],
-                ops: vec![Op::put(TOKEN_KEY.to_vec(), key.to_bytes().to_vec())],
+                compares: Vec::new(),
+                ops: vec![Op::delete(LEGACY_TOKEN_KEY.to_vec())],
             })
             .await?;
-        if created.succeeded {
-            return Ok(key);
-        }
+        tracing::warn!(
+            "deleted the token key an earlier version kept in the store (auth/token-key); tokens it signed no longer work: log in again"
+        );
     }
+    Ok(())
 }

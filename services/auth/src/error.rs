@@ -27,6 +27,17 @@ pub enum AuthError {
     /// Someone changed it meanwhile.
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed logins: try again after `retry_after_secs`.
+    #[error("{message}")]
+    Throttled {
+        /// What is throttled and why.
+        message: String,
+        /// Seconds to wait (also sent as `retry-after` metadata).
+        retry_after_secs: u64,
+    },
+    /// The account is locked after failed logins until an admin unlocks it.
+    #[error("{0}")]
+    Locked(String),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] vfed_store::StoreError),
@@ -72,6 +83,16 @@ impl From<AuthError> for tonic::Status {
             AuthError::NotFound(_) => tonic::Status::not_found(message),
             AuthError::AlreadyExists(_) => tonic::Status::already_exists(message),
             AuthError::Conflict(_) => tonic::Status::aborted(message),
+            AuthError::Throttled {
+                retry_after_secs, ..
+            } => {
+                let mut status = tonic::Status::resource_exhausted(message);
+                if let Ok(value) = retry_after_secs.to_string().parse() {
+                    status.metadata_mut().insert("retry-after", value);
+                }
+                status
+            }
+            AuthError::Locked(_) => tonic::Status::permission_denied(message),
             AuthError::Store(_) => tonic::Status::unavailable(message),
             AuthError::Internal(_) => tonic::Status::internal(message),
         }

@@ -144,6 +144,15 @@ impl Gate {
     }
 }
 
+/// The token of an `authorization` header value `Bearer <token>`; the scheme
+/// is case-insensitive (RFC 7235 section 2.1), so `bearer x` and `BEARER x`
+/// are accepted too.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The requirement ID a message names last, like `... (R16)` or
 /// `... [R7]`; else `fallback`.
 pub fn requirement_in(message: &str, fallback: &str) -> String {
@@ -164,6 +173,16 @@ pub fn requirement_in(message: &str, fallback: &str) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer t", "bearer t", "BEARER  t ", "bEaReR t"] {
+            assert_eq!(super::bearer_token(value), Some("t"), "{value}");
+        }
+        for value in ["Basic t", "Bearer", "Bearer ", "Bearert", ""] {
+            assert_eq!(super::bearer_token(value), None, "{value}");
+        }
+    }
 
     #[test]
     fn finds_requirement_ids() {

@@ -54,9 +54,8 @@ fn bearer(request: &http::Request<Body>) -> Option<&str> {
         .headers()
         .get(http::header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()
+        .and_then(crate::gate::bearer_token)
 }
 
 fn status_response(status: &tonic::Status) -> http::Response<Body> {
@@ -94,7 +93,22 @@ where
             });
         };
         if rule.access == Access::Public {
-            return Box::pin(inner.call(request));
+            if rule.audit == AuditClass::Quiet {
+                return Box::pin(inner.call(request));
+            }
+            // A public call that is audited (a login): the actor is the
+            // connection's certificate, the target what the request names.
+            let actor = vfed_pki::peer_info_http(&request)
+                .map_or_else(|| "anonymous".to_owned(), |p| p.identity.to_string());
+            return Box::pin(audited(
+                gate,
+                inner,
+                request,
+                actor,
+                rule.action,
+                rule.audit,
+                path,
+            ));
         }
         let principal = gate.authenticate(bearer(&request), vfed_pki::peer_info_http(&request));
         let principal = match principal {

@@ -46,9 +46,9 @@ fn token_of(request: &Request) -> Option<String> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(crate::gate::bearer_token)
     {
-        return Some(value.trim().to_owned());
+        return Some(value.to_owned());
     }
     request.uri().query().and_then(|q| {
         q.split('&')

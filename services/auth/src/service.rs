@@ -50,6 +50,7 @@ impl AccountsApi for AccountsService {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> Result<Response<pb::LoginResponse>, Status> {
+        let client = vfed_pki::peer_info(&request).map(|p| p.remote_addr.ip());
         let r = request.into_inner();
         if r.name.is_empty() {
             return Err(AuthError::invalid("name", "is required", "R15.1").into());
@@ -60,6 +61,7 @@ impl AccountsApi for AccountsService {
                 &r.name,
                 &r.password,
                 Duration::from_secs(u64::from(r.ttl_seconds)),
+                client,
             )
             .await?;
         Ok(Response::new(pb::LoginResponse {
@@ -193,6 +195,17 @@ impl AccountsApi for AccountsService {
             })
             .await?;
         Ok(Response::new(account.to_proto()))
+    }
+
+    async fn unlock_user(
+        &self,
+        request: Request<pb::UnlockUserRequest>,
+    ) -> Result<Response<pb::UnlockUserResponse>, Status> {
+        let (was_locked, failed_logins) = self.accounts.unlock(&request.into_inner().name).await?;
+        Ok(Response::new(pb::UnlockUserResponse {
+            was_locked,
+            failed_logins,
+        }))
     }
 
     async fn get_user(

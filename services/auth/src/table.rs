@@ -64,12 +64,14 @@ pub const METHODS: &[MethodRule] = &[
     rule("/grpc.health.v1.Health/", Public, Quiet, "health"),
     rule("/grpc.reflection.v1.ServerReflection/", Public, Quiet, "reflection"),
     // Accounts (R14.1, R15.1, R17).
-    rule("/vfed.auth.v1.Accounts/Login", Public, Quiet, "account.login"),
+    // Login is audited (every failure, R15.1) though it needs no credentials.
+    rule("/vfed.auth.v1.Accounts/Login", Public, View, "account.login"),
     rule("/vfed.auth.v1.Accounts/WhoAmI", Authenticated, Quiet, "account.whoami"),
     rule("/vfed.auth.v1.Accounts/IssueToken", Authenticated, Quiet, "account.issue_token"),
     rule("/vfed.auth.v1.Accounts/CreateUser", Needs(P::AccountsManage), Change, "account.create"),
     rule("/vfed.auth.v1.Accounts/UpdateUser", Needs(P::AccountsManage), Change, "account.update"),
     rule("/vfed.auth.v1.Accounts/RecordTraining", Needs(P::AccountsManage), Change, "account.training"),
+    rule("/vfed.auth.v1.Accounts/UnlockUser", Needs(P::AccountsManage), Change, "account.unlock"),
     rule("/vfed.auth.v1.Accounts/GetUser", Needs(P::AccountsRead), Quiet, "account.get"),
     rule("/vfed.auth.v1.Accounts/ListUsers", Needs(P::AccountsRead), Quiet, "account.list"),
     // Registry.

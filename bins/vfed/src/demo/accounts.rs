@@ -91,17 +91,6 @@ pub async fn viewing_token(channels: &ToolChannels, node_id: &str) -> anyhow::Re
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{text}")?;
-    Ok(())
+    vfed_private_fs::write_atomic(path, format!("{text}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -193,13 +193,10 @@ impl DemoFile {
         }
     }
 
-    /// Writes the file atomically (temp file + rename).
+    /// Writes the file atomically (temp file + rename), mode 0600.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        vfed_private_fs::write_atomic(path, &serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", path.display()))
     }
 }
 

@@ -58,8 +58,10 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("removing {}", data_dir.display()))?;
     }
-    std::fs::create_dir_all(&data_dir)
+    vfed_private_fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    // The demo's directory holds its PKI keys and the admin's password.
+    vfed_node::check_private_dir("--data-dir", &data_dir)?;
     println!("vfed demo: data in {}", data_dir.display());
     let pki = layout::ensure_pki(&data_dir)?;
     println!("  PKI ready: CA {}", pki.ca.display());

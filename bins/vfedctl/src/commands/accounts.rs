@@ -124,6 +124,12 @@ Examples:
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Lift an account's lockout after failed logins (and forget its failures).
+    #[command(after_help = "Example:\n  vfedctl users unlock admin")]
+    Unlock {
+        /// Account name.
+        name: String,
+    },
     /// Record a completed training course (duty monitors, R14.1).
     Train {
         /// Account name.
@@ -188,6 +194,13 @@ struct UserView<'a> {
     has_password: bool,
     created_by: &'a str,
     trainings: Vec<TrainingView<'a>>,
+}
+
+#[derive(Serialize)]
+struct UnlockView<'a> {
+    name: &'a str,
+    was_locked: bool,
+    failed_logins: u32,
 }
 
 #[derive(Serialize)]
@@ -447,6 +460,29 @@ pub async fn users(command: UsersCommand, session: &Session) -> anyhow::Result<(
                     password,
                 }))
                 .await?
+        }
+        UsersCommand::Unlock { name } => {
+            let r = session
+                .call(client.unlock_user(pb::UnlockUserRequest { name: name.clone() }))
+                .await?;
+            let view = UnlockView {
+                name: &name,
+                was_locked: r.was_locked,
+                failed_logins: r.failed_logins,
+            };
+            return output::emit(session.format(), &view, || {
+                if r.was_locked {
+                    format!(
+                        "{name}: unlocked ({} failed logins forgotten)\n",
+                        r.failed_logins
+                    )
+                } else {
+                    format!(
+                        "{name}: was not locked ({} failed logins forgotten)\n",
+                        r.failed_logins
+                    )
+                }
+            });
         }
         UsersCommand::Train {
             name,
