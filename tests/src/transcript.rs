@@ -99,8 +99,8 @@ struct Variable {
 const VARIABLE: &[Variable] = &[
     // The demo's HLS URLs; commands write them with `token=...`.
     Variable {
-        shown: r"(http://127\.0\.0\.1:\d+/live/(\d{20})/([a-z]+)/index\.m3u8\?token=)[^' ]+",
-        real: r"http://127\.0\.0\.1:\d+/live/${2}/${3}/index\.m3u8\?token=[^' ]+",
+        shown: r"(http://127\.0\.0\.1:\d+/live/(\d{20})/([a-z]+)/index\.m3u8\?token=)[^'< ]+",
+        real: r"http://127\.0\.0\.1:\d+/live/${2}/${3}/index\.m3u8\?token=[^'< ]+",
         bound_as: Some("${1}..."),
     },
     Variable {

@@ -60,6 +60,18 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     vfed_private_fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    // An empty directory made beforehand (`mkdir`, a temp dir: 0755 under
+    // the usual umask) holds nothing that could have leaked: it becomes
+    // private. One with contents must already be (the check below).
+    if std::fs::read_dir(&data_dir)
+        .with_context(|| format!("reading {}", data_dir.display()))?
+        .next()
+        .is_none()
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (chmod 700)", data_dir.display()))?;
+    }
     // The demo's directory holds its PKI keys and the admin's password.
     vfed_node::check_private_dir("--data-dir", &data_dir)?;
     println!("vfed demo: data in {}", data_dir.display());
