@@ -213,6 +213,9 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("/vfed.retrieval.v1.Retrieval/GetRequest",   "Y . . Y Y .", "R16", "R16/R14.5: the parties and auditors read requests"),
     ("/vfed.retrieval.v1.Retrieval/ListRequests", "Y . . Y Y .", "R16", "R16/R14.5: as above"),
     ("/vfed.retrieval.v1.Retrieval/OpenAccess",   ". . . Y . .", "R16", "R16/R17: only the officers who signed an approved request"),
+    // Archive (R14.6, R18.7): what is recorded and the gaps, never the video itself.
+    ("/vfed.archive.v1.Archive/ListSpans", "Y Y Y . Y .", "R14.6", "R14.6/R14.3: staff who run or watch the platform see recording gaps; auditors check 30-day continuity; officers get recorded video only under R16, departments only granted feeds (R13)"),
+    ("/vfed.archive.v1.Archive/Status",    "Y Y Y . Y .", "R14.6", "R14.6: as above"),
 ];
 
 /// What each handler answers to an empty request (every field default):
@@ -246,6 +249,8 @@ const HANDLER_ANSWERS: &[(&str, Code, &str)] = &[
     ("/vfed.retrieval.v1.Retrieval/Reject", Code::InvalidArgument, "reason: is required"),
     ("/vfed.retrieval.v1.Retrieval/GetRequest", Code::InvalidArgument, "is not a retrieval request ID"),
     ("/vfed.retrieval.v1.Retrieval/OpenAccess", Code::InvalidArgument, "is not a retrieval request ID"),
+    ("/vfed.archive.v1.Archive/ListSpans", Code::InvalidArgument, "is not a 20-digit GB/T 28181 device ID"),
+    ("/vfed.archive.v1.Archive/Status", Code::Ok, ""),
 ];
 
 /// The handler's expected answer to an empty request at `path`, if listed.
