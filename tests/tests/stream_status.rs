@@ -46,6 +46,36 @@ async fn stream(channel: &tonic::transport::Channel, key: &str) -> anyhow::Resul
         .into_inner())
 }
 
+/// `vfedctl streams show KEY -o json`: the built binary, as the harness's
+/// admin tool, against `node`.
+async fn streams_show_json(
+    pki: &TestPki,
+    node: &TestNode,
+    key: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
+    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
+        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
+        .arg("--endpoint")
+        .arg(format!("https://{}", node.grpc_addr))
+        .arg("--ca")
+        .arg(pki.ca())
+        .arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(tool_key)
+        .args(["--server-id", node.id(), "--timeout", "5s"])
+        .args(["streams", "show", key, "-o", "json"])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "vfedctl streams show {key}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 fn unix_us() -> i64 {
     i64::try_from(
         SystemTime::now()
@@ -160,6 +190,18 @@ async fn failing_cameras_say_why_go_offline_with_the_cause_and_city_viewers_lear
             .outages;
         assert_eq!(outages.len(), 1, "{outages:?}");
         assert_eq!(outages[0].cause, *cause);
+    }
+
+    // The same causes, as the operator reads them: the built `vfedctl
+    // streams show -o json` (checked after the timed part above).
+    for (id, _, cause) in &cases {
+        let key = format!("{id}/main");
+        let shown = streams_show_json(&pki, &county, &key).await?;
+        assert_eq!(shown["status"]["cause"], *cause, "{shown}");
+        assert!(
+            ["retrying", "connecting"].contains(&shown["status"]["state"].as_str().unwrap_or("")),
+            "{shown}"
+        );
     }
 
     // A viewer at the city gets a 503 that says why, in the origin's words.
