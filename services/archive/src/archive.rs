@@ -273,7 +273,10 @@ impl Archive {
         check_device_id("device_id", device_id)?;
         let profile = check_profile("profile", profile)?;
         let now = now_unix_ms();
-        let to = if to == 0 { now } else { to };
+        // Unbounded is not "up to now": the end of the newest video is its
+        // last frame's timestamp plus that frame's duration, which can be a
+        // few milliseconds after the wall clock read here.
+        let to = if to == 0 { i64::MAX } else { to };
         if from > to {
             return Err(ArchiveError::invalid("from", "must not be after `to`"));
         }
@@ -293,7 +296,7 @@ impl Archive {
         {
             gaps.push(Gap {
                 start_unix_ms: open.since_unix_ms,
-                end_unix_ms: to.min(now),
+                end_unix_ms: to.min(now).max(open.since_unix_ms),
                 cause: open.cause.clone(),
             });
         }
@@ -375,5 +378,41 @@ impl Archive {
         }
         drop(recorders);
         while tasks.join_next().await.is_some() {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const DEVICE: &str = "54050200001320000001";
+
+    /// The newest video can end a few milliseconds after the wall clock
+    /// (its last frame's duration counts): the stream's open gap is still
+    /// listed, starting where the video ended, never ending before that.
+    #[tokio::test]
+    async fn open_gap_starting_after_now_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = ArchiveOptions::new(dir.path(), "54050200002000000001");
+        options.seal = false;
+        let archive = Archive::open(options, Arc::new(vfed_auth::DiscardAudit))
+            .await
+            .unwrap();
+        let since = now_unix_ms() + 60_000;
+        archive.interrupt(&format!("{DEVICE}/main"), since, NODE_DOWN);
+        let (spans, gaps) = archive.list(DEVICE, "main", 0, 0).await.unwrap();
+        assert!(spans.is_empty());
+        assert_eq!(
+            gaps,
+            vec![Gap {
+                start_unix_ms: since,
+                end_unix_ms: since,
+                cause: NODE_DOWN.to_owned(),
+            }]
+        );
+        // A bounded query ending before the gap does not show it.
+        let (_, gaps) = archive.list(DEVICE, "main", 0, since - 1).await.unwrap();
+        assert!(gaps.is_empty());
     }
 }
