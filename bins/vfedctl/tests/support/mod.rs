@@ -3,42 +3,16 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// Stops the demo with SIGINT (then SIGKILL) however the test ends.
+pub use vfed_tests::binaries::Stopped as Demo;
+
 /// `target/<profile>/vfed`, next to vfedctl.
 pub fn vfed_binary() -> PathBuf {
-    let vfedctl = Path::new(env!("CARGO_BIN_EXE_vfedctl"));
-    let dir = vfedctl.parent().expect("vfedctl has a directory");
-    let vfed = dir.join(format!("vfed{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        vfed.is_file(),
-        "{} is missing: build it first with `cargo build -p vfed` \
-         (this test starts `vfed demo`)",
-        vfed.display()
-    );
-    vfed
-}
-
-/// Stops the demo with SIGINT (then SIGKILL) however the test ends.
-pub struct Demo(pub Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    vfed_tests::binaries::built_binary("vfed")
 }
 
 /// Runs a command, killing it after `limit`.
