@@ -18,7 +18,7 @@ fn vfed(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn bad_configuration_exits_64_naming_the_field() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--set", "node.id=1234", "--dump-config"], "node.id"),
         (
             &[
@@ -47,6 +47,32 @@ fn bad_configuration_exits_64_naming_the_field() {
                 "--dump-config",
             ],
             "store.backend",
+        ),
+        // Recordings are kept at least 30 days (R14.6): a shorter retention
+        // is a configuration error, not a warning.
+        (
+            &[
+                "--set",
+                "node.id=54050200002000000001",
+                "--set",
+                "node.name=N",
+                "--set",
+                "archive.retention=29days",
+                "--dump-config",
+            ],
+            "archive.retention",
+        ),
+        (
+            &[
+                "--set",
+                "node.id=54050200002000000001",
+                "--set",
+                "node.name=N",
+                "--set",
+                "archive.retention=29days",
+                "--dump-config",
+            ],
+            "R14.6",
         ),
     ];
     for (args, field) in cases {
