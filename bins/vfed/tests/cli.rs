@@ -2,11 +2,12 @@
 //! demo comes up, federates, writes demo.json and stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const VFED: &str = env!("CARGO_BIN_EXE_vfed");
+mod support;
+
+use support::{VFED, interrupt, start_demo};
 
 fn vfed(args: &[&str]) -> std::process::Output {
     Command::new(VFED)
@@ -128,36 +129,7 @@ fn vfed_config_names_the_file_not_a_setting() {
 #[test]
 fn demo_federates_and_stops_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(VFED)
-        .args(["demo", "--data-dir"])
-        .arg(dir.path())
-        .args(["--log", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = Instant::now();
-    let mut lines = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(line) if line == "ready" => break,
-            Ok(line) => lines.push(line),
-            Err(_) if started.elapsed() > Duration::from_secs(90) => {
-                let _ = child.kill();
-                panic!("demo not ready in 90 s: {lines:?}");
-            }
-            Err(_) => {}
-        }
-    }
+    let (mut child, _) = start_demo(dir.path(), Stdio::inherit(), Duration::from_secs(90));
     let demo: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();
     let nodes = demo["nodes"].as_array().unwrap();
@@ -197,24 +169,7 @@ fn demo_federates_and_stops_on_sigint() {
     });
     assert_eq!(remote, 5);
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("demo did not stop within 20 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = interrupt(&mut child, Duration::from_secs(20))
+        .expect("demo did not stop within 20 s of SIGINT");
     assert!(status.success(), "{status:?}");
 }

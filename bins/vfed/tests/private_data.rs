@@ -5,13 +5,14 @@
 //! (exit 64), naming the path and the `chmod` that fixes it.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const VFED: &str = env!("CARGO_BIN_EXE_vfed");
+mod support;
+
+use support::{VFED, interrupt, start_demo};
 const NODE: &str = "54050200002000000001";
 
 fn mode(path: &Path) -> u32 {
@@ -216,46 +217,8 @@ fn a_node_keeps_its_data_private_and_refuses_to_start_when_it_is_not() {
 fn the_demo_keeps_its_data_private() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("vfed-demo");
-    let mut child = Command::new(VFED)
-        .args(["demo", "--data-dir"])
-        .arg(&dir)
-        .args(["--log", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(line) if line == "ready" => break,
-            Ok(_) => {}
-            Err(_) if started.elapsed() > Duration::from_secs(120) => {
-                let _ = child.kill();
-                panic!("demo not ready in 120 s");
-            }
-            Err(_) => {}
-        }
-    }
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let stopped = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if stopped.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut child, _) = start_demo(&dir, Stdio::null(), Duration::from_secs(120));
+    interrupt(&mut child, Duration::from_secs(20));
     for file in ["demo.json", "admin-password"] {
         assert!(dir.join(file).exists(), "{file}");
     }
