@@ -88,3 +88,20 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> anyhow::Result<
     stream.read_to_string(&mut body).await?;
     Ok(body)
 }
+
+/// Registers a shared, valid camera `id` whose main stream is `url`.
+pub async fn register_camera(
+    registry: &mut RegistryClient<Channel>,
+    id: &str,
+    url: String,
+) -> anyhow::Result<()> {
+    let mut spec = vfed_tests::device_spec(id, true);
+    spec.streams = Some(vfed_proto::registry::v1::StreamSources {
+        main_url: url,
+        sub_url: String::new(),
+    });
+    registry
+        .register_device(vfed_proto::registry::v1::RegisterDeviceRequest { spec: Some(spec) })
+        .await?;
+    Ok(())
+}

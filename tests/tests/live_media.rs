@@ -11,7 +11,7 @@ use common::*;
 use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
-use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 /// Frames ffprobe decodes from `url` (bounded by packets: a live input never ends).
 async fn probe(url: &str) -> anyhow::Result<(String, u32, u32, u32)> {
@@ -56,22 +56,6 @@ async fn probe(url: &str) -> anyhow::Result<(String, u32, u32, u32)> {
     let f: Vec<&str> = line.trim().split(',').collect();
     anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
     Ok((f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?))
-}
-
-async fn register_camera(
-    registry: &mut RegistryClient<tonic::transport::Channel>,
-    id: &str,
-    url: String,
-) -> anyhow::Result<()> {
-    let mut spec = device_spec(id, true);
-    spec.streams = Some(pb::StreamSources {
-        main_url: url,
-        sub_url: String::new(),
-    });
-    registry
-        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
-        .await?;
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,25 +19,9 @@ use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::relay::v1::streams_client::StreamsClient;
 use vfed_proto::relay::v1::{GetStreamRequest, SourceState, StreamInfo};
-use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 const PERIOD: Duration = Duration::from_secs(1);
-
-async fn register_camera(
-    registry: &mut RegistryClient<tonic::transport::Channel>,
-    id: &str,
-    url: String,
-) -> anyhow::Result<()> {
-    let mut spec = device_spec(id, true);
-    spec.streams = Some(pb::StreamSources {
-        main_url: url,
-        sub_url: String::new(),
-    });
-    registry
-        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
-        .await?;
-    Ok(())
-}
 
 async fn stream(channel: &tonic::transport::Channel, key: &str) -> anyhow::Result<StreamInfo> {
     Ok(StreamsClient::new(channel.clone())
