@@ -86,17 +86,21 @@ impl Fixture {
         cmd
     }
 
-    /// vfedctl talking to the node with the tool certificate.
-    fn vfedctl(&self) -> Command {
-        let mut cmd = self.bare();
-        cmd.arg("--endpoint")
-            .arg(self.endpoint())
-            .arg("--ca")
+    /// Adds the tool certificate's `--ca`, `--cert` and `--key` to `cmd`.
+    fn tls<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.arg("--ca")
             .arg(&self.ca)
             .arg("--cert")
             .arg(&self.cert)
             .arg("--key")
             .arg(&self.key)
+    }
+
+    /// vfedctl talking to the node with the tool certificate.
+    fn vfedctl(&self) -> Command {
+        let mut cmd = self.bare();
+        cmd.arg("--endpoint").arg(self.endpoint());
+        self.tls(&mut cmd)
             .args(["--server-id", NODE_ID, "--timeout", "5s"]);
         cmd
     }
@@ -278,14 +282,8 @@ async fn global_flags_work_before_or_after_the_command() {
     }
     // The connection flags too, after the command.
     let mut cmd = f.bare();
-    cmd.args(["nodes", "info", "--endpoint", &f.endpoint()])
-        .arg("--ca")
-        .arg(&f.ca)
-        .arg("--cert")
-        .arg(&f.cert)
-        .arg("--key")
-        .arg(&f.key)
-        .args(["-o", "json"]);
+    cmd.args(["nodes", "info", "--endpoint", &f.endpoint()]);
+    f.tls(&mut cmd).args(["-o", "json"]);
     let (out, _) = check(&output(cmd).await, 0);
     assert!(out.contains(NODE_ID), "{out}");
     // --node without --demo is still a usage error, wherever it is.
@@ -391,14 +389,8 @@ async fn the_http_port_or_scheme_gets_a_hint() {
     let plain = format!("http://{}", f.node.grpc_addr);
     for (endpoint, code) in [(http_port.as_str(), 3), (plain.as_str(), 2)] {
         let mut cmd = f.bare();
-        cmd.args(["--endpoint", endpoint])
-            .arg("--ca")
-            .arg(&f.ca)
-            .arg("--cert")
-            .arg(&f.cert)
-            .arg("--key")
-            .arg(&f.key)
-            .args(["nodes", "info"]);
+        cmd.args(["--endpoint", endpoint]);
+        f.tls(&mut cmd).args(["nodes", "info"]);
         let (_, err) = check(&output(cmd).await, code);
         assert!(
             err.contains("gRPC port") || err.contains("gRPC listener"),
