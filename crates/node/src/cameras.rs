@@ -79,6 +79,14 @@ fn source_status(stats: &StatsSnapshot) -> (SourceStatus, Option<std::time::Inst
     (status, retry_at)
 }
 
+/// Copies the gateway's current view of `key` onto its relay track.
+fn refresh_status(gateway: &Gateway, key: &StreamKey, track: &vfed_relay::track::Track) {
+    if let Some(stats) = gateway.stream_stats(key) {
+        let (status, retry_at) = source_status(&stats);
+        track.set_status(status, retry_at);
+    }
+}
+
 /// Runs the gateway for the local catalog until `shutdown`.
 pub async fn run(
     catalog: Catalog,
@@ -184,19 +192,13 @@ async fn bridge(gateway: Gateway, key: StreamKey, relay: Relay) {
             let event = tokio::select! {
                 event = subscription.events.recv() => event,
                 _ = refresh.tick() => {
-                    if let Some(stats) = gateway.stream_stats(&key) {
-                        let (status, retry_at) = source_status(&stats);
-                        track.set_status(status, retry_at);
-                    }
+                    refresh_status(&gateway, &key, &track);
                     continue;
                 }
             };
             if !matches!(event, Ok(PullEvent::AccessUnit(_))) {
                 // A session began or ended: say so at once.
-                if let Some(stats) = gateway.stream_stats(&key) {
-                    let (status, retry_at) = source_status(&stats);
-                    track.set_status(status, retry_at);
-                }
+                refresh_status(&gateway, &key, &track);
             }
             match event {
                 Ok(PullEvent::Metadata { metadata, .. }) => track.set_metadata(metadata),
