@@ -1,6 +1,6 @@
 //! `vfed-bench relay-node`: one real vfed relay node in its own process, so
 //! that its CPU time and memory can be read from /proc apart from everything
-//! else. It is wired as `vfed serve` wires its relay (`crates/node`): the
+//! else. It is wired as `vfed serve` wires its relay (`runtime`): the
 //! same `Relay`, `endpoint::server_on` (the same QUIC transport settings and
 //! mutual TLS), `accept` and, at the county, `uplink` to the city; routing is
 //! fixed instead of read from a catalog (the city pulls everything from the
@@ -125,7 +125,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         RelayOptions::default(),
     );
     // No accounts here: every admitted viewer may watch. A node's own policy
-    // (crates/node, grants) is a lock and a lookup per subscription and per
+    // (runtime, grants) is a lock and a lookup per subscription and per
     // second of it; this one answers at once.
     relay.set_subscriber_policy(Arc::new(vfed_relay::policy::AdmitAll));
     let shutdown = CancellationToken::new();

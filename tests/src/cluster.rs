@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 use vfed_config::{ChildConfig, Config, ConnectionsConfig, ParentConfig, StoreBackend};
-use vfed_node::{Listeners, RunningNode};
+use vfed_runtime::{Listeners, RunningNode};
 use vfed_pki::Identity;
 
 use crate::TestPki;
@@ -177,7 +177,7 @@ impl TestNode {
         config.listen.grpc = grpc_addr;
         config.listen.http = listeners.http.local_addr()?;
         config.listen.relay = listeners.relay.local_addr()?;
-        let running = vfed_node::start(&config, listeners).await?;
+        let running = vfed_runtime::start(&config, listeners).await?;
         Ok(Self {
             options,
             config,
@@ -251,7 +251,7 @@ impl TestNode {
                 Err(e) => return Err(e.into()),
             }
         };
-        self.running = Some(vfed_node::start(&self.config, listeners).await?);
+        self.running = Some(vfed_runtime::start(&self.config, listeners).await?);
         Ok(())
     }
 }

@@ -69,10 +69,10 @@ async fn run(config: Config) -> ExitCode {
             // Unusable settings or credentials are configuration errors (64);
             // anything else that stops a node is a runtime failure (1).
             match e {
-                vfed_node::NodeError::Config(_)
-                | vfed_node::NodeError::Tls(_)
-                | vfed_node::NodeError::Exposed(_)
-                | vfed_node::NodeError::Bind { .. } => ExitCode::from(EXIT_CONFIG),
+                vfed_runtime::NodeError::Config(_)
+                | vfed_runtime::NodeError::Tls(_)
+                | vfed_runtime::NodeError::Exposed(_)
+                | vfed_runtime::NodeError::Bind { .. } => ExitCode::from(EXIT_CONFIG),
                 _ => ExitCode::FAILURE,
             }
         }
@@ -81,9 +81,9 @@ async fn run(config: Config) -> ExitCode {
     code
 }
 
-async fn serve(config: &Config) -> Result<(), vfed_node::NodeError> {
-    let listeners = vfed_node::Listeners::bind(config).await?;
-    let mut node = vfed_node::start(config, listeners).await?;
+async fn serve(config: &Config) -> Result<(), vfed_runtime::NodeError> {
+    let listeners = vfed_runtime::Listeners::bind(config).await?;
+    let mut node = vfed_runtime::start(config, listeners).await?;
     let stop = CancellationToken::new();
     crate::signals::install(stop.clone());
     tokio::select! {

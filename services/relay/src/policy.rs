@@ -7,7 +7,7 @@
 //! `UNAUTHORIZED` and the reason.
 //!
 //! The relay knows nothing of accounts or grants: the node supplies the
-//! policy (`crates/node`). Without one, persons are refused ([`NodesOnly`]).
+//! policy (`runtime`). Without one, persons are refused ([`NodesOnly`]).
 
 use std::sync::Arc;
 use std::time::Duration;

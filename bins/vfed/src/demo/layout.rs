@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
 use vfed_config::{ChildConfig, Config, ParentConfig};
-use vfed_node::{Listeners, RunningNode};
+use vfed_runtime::{Listeners, RunningNode};
 use vfed_pki::{Identity, IssueOptions, ServerExpectation, TlsMaterial};
 
 /// One node of the demo.

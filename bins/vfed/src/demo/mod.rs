@@ -73,7 +73,7 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("making {} private (chmod 700)", data_dir.display()))?;
     }
     // The demo's directory holds its PKI keys and the admin's password.
-    vfed_node::check_private_dir("--data-dir", &data_dir)?;
+    vfed_runtime::check_private_dir("--data-dir", &data_dir)?;
     println!("vfed demo: data in {}", data_dir.display());
     let pki = layout::ensure_pki(&data_dir)?;
     println!("  PKI ready: CA {}", pki.ca.display());
@@ -95,7 +95,7 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.keepalive,
         )
         .await?;
-        let node = vfed_node::start(&config, listeners)
+        let node = vfed_runtime::start(&config, listeners)
             .await
             .with_context(|| format!("starting {} ({})", spec.name, spec.id))?;
         if spec.parent.is_none() {
