@@ -119,7 +119,7 @@ impl LiveViews {
         &self.gate
     }
 
-    /// Views open now over `egress`'s destination.
+    /// Views open now over `destination` (`hls`, `quic`).
     pub fn open(&self, destination: &str) -> usize {
         self.lock()
             .keys()
@@ -287,5 +287,172 @@ impl LiveViews {
     async fn record_stop(&self, view: &View, reason: &str) {
         tracing::info!(actor = %view.principal.actor(), stream = %view.stream, reason, "live view stopped");
         self.gate.audit.record(view.stop_record(reason)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use vfed_store::embedded::{EmbeddedOptions, EmbeddedStore};
+
+    use super::*;
+    use crate::audit_sink::{AuditSink, BoxFuture};
+    use crate::directory::{AccountOptions, Accounts};
+    use crate::principal::AuthenticatedBy;
+    use crate::role::Role;
+    use crate::token::TokenKey;
+    use crate::view::{Refusal, ViewPolicy};
+
+    /// The records written, in order.
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<AuditRecord>>);
+
+    impl AuditSink for Arc<Kept> {
+        fn record(&self, record: AuditRecord) -> BoxFuture<()> {
+            self.0.lock().unwrap().push(record);
+            Box::pin(async {})
+        }
+
+        fn scope(&self, _record: AuditRecord, call: BoxFuture<()>) -> BoxFuture<bool> {
+            Box::pin(async move {
+                call.await;
+                false
+            })
+        }
+    }
+
+    /// Allows every view until the grant is revoked.
+    #[derive(Default)]
+    struct Grant(AtomicBool);
+
+    impl ViewPolicy for Arc<Grant> {
+        fn check_live(&self, _principal: &Principal, device: &str) -> Result<ViewBasis, Refusal> {
+            if self.0.load(Ordering::SeqCst) {
+                return Err(Refusal {
+                    reason: format!("the grant covering {device} was revoked"),
+                    requirement: "R13",
+                });
+            }
+            Ok(ViewBasis {
+                grant_id: Some("g-000000000001".into()),
+                purpose: "festival".into(),
+                valid_to_unix: None,
+            })
+        }
+    }
+
+    async fn tracker(dir: &std::path::Path) -> (LiveViews, Arc<Kept>, Arc<Grant>) {
+        let store = EmbeddedStore::open(dir, EmbeddedOptions::default()).unwrap();
+        let accounts = Accounts::open(
+            store,
+            "54050000002000000001",
+            TokenKey::generate(),
+            AccountOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let kept = Arc::new(Kept::default());
+        let grant = Arc::new(Grant::default());
+        let gate = Gate::new(accounts, Arc::new(kept.clone()), Arc::new(grant.clone())).unwrap();
+        (LiveViews::new(gate), kept, grant)
+    }
+
+    fn viewer() -> Arc<Principal> {
+        Arc::new(Principal {
+            name: "dawa".into(),
+            role: Some(Role::DepartmentViewer),
+            unit: String::new(),
+            department: "traffic".into(),
+            authenticated_by: AuthenticatedBy::Token,
+            token_expires_unix: None,
+        })
+    }
+
+    const DEVICE: &str = "54050200001320000001";
+    const STREAM: &str = "54050200001320000001/main";
+
+    #[tokio::test]
+    async fn one_view_per_person_stream_and_egress_from_start_to_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let (views, kept, grant) = tracker(dir.path()).await;
+        let person = viewer();
+        let hls = Egress::Hls {
+            idle: Duration::from_secs(30),
+        };
+
+        // Repeated looks are one view; the same stream over QUIC is another.
+        let start = views.look(&person, DEVICE, STREAM, hls).unwrap().unwrap();
+        assert_eq!(
+            (start.action.as_str(), start.destination.as_str()),
+            ("live.view.start", "hls")
+        );
+        assert_eq!(start.purpose, "festival");
+        assert!(views.look(&person, DEVICE, STREAM, hls).unwrap().is_none());
+        let quic = views
+            .look(&person, DEVICE, STREAM, Egress::Quic)
+            .unwrap()
+            .unwrap();
+        assert_eq!(quic.destination, "quic");
+        assert_eq!((views.open("hls"), views.open("quic")), (1, 1));
+
+        // Revoked: the HLS sweep ends the HLS view with the refusal; the
+        // QUIC view waits for the relay's own re-check.
+        grant.0.store(true, Ordering::SeqCst);
+        let ended = views.sweep();
+        assert_eq!(ended.len(), 1, "only the HLS view is re-checked here");
+        assert!(ended[0].1.contains("revoked") && ended[0].1.contains("R13"));
+        assert_eq!((views.open("hls"), views.open("quic")), (0, 1));
+        let (refusal, stop) = views
+            .look(&person, DEVICE, STREAM, Egress::Quic)
+            .unwrap_err();
+        assert_eq!(refusal.requirement, "R13");
+        let stop = stop.unwrap();
+        assert_eq!(
+            (stop.action.as_str(), stop.destination.as_str()),
+            ("live.view.stop", "quic")
+        );
+        assert!(stop.details.to_string().contains("revoked"));
+        assert_eq!(views.open("quic"), 0);
+        // Refused again: no view is open, so no second stop.
+        assert!(
+            views
+                .look(&person, DEVICE, STREAM, Egress::Quic)
+                .unwrap_err()
+                .1
+                .is_none()
+        );
+        assert!(
+            kept.0.lock().unwrap().is_empty(),
+            "look returns, never writes"
+        );
+    }
+
+    #[tokio::test]
+    async fn idle_views_end_and_shutdown_stops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (views, kept, _grant) = tracker(dir.path()).await;
+        let person = viewer();
+        let idle = Egress::Hls {
+            idle: Duration::ZERO,
+        };
+        views.look(&person, DEVICE, STREAM, idle).unwrap();
+        views.look(&person, DEVICE, STREAM, Egress::Quic).unwrap();
+        let ended = views.sweep();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].1, "no request for 0 s");
+
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        views.clone().run(shutdown).await;
+        let records = kept.0.lock().unwrap().clone();
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0].action, "live.view.stop");
+        assert_eq!(records[0].destination, "quic");
+        assert!(records[0].details.to_string().contains("node stopping"));
+        assert_eq!(views.open("quic"), 0);
     }
 }

@@ -48,3 +48,42 @@ pub fn wanted(cameras: &[Camera]) -> Vec<StreamSource> {
     }
     sources
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_url_of_a_device_is_one_stream_of_its_profile() {
+        let cameras = [
+            Camera {
+                device_id: "54050200001320000001".into(),
+                main_url: Some("rtsp://127.0.0.1:8554/a".into()),
+                sub_url: Some("rtsp://127.0.0.1:8554/a-sub".into()),
+            },
+            Camera {
+                device_id: "54050200001320000002".into(),
+                main_url: None,
+                sub_url: Some("rtsp://127.0.0.1:8554/b-sub".into()),
+            },
+            Camera {
+                device_id: "54050200001320000003".into(),
+                main_url: None,
+                sub_url: None,
+            },
+        ];
+        let streams: Vec<(String, String)> = wanted(&cameras)
+            .iter()
+            .map(|s| (s.key().to_string(), s.url.clone()))
+            .collect();
+        assert_eq!(
+            streams,
+            [
+                ("54050200001320000001/main", "rtsp://127.0.0.1:8554/a"),
+                ("54050200001320000001/sub", "rtsp://127.0.0.1:8554/a-sub"),
+                ("54050200001320000002/sub", "rtsp://127.0.0.1:8554/b-sub"),
+            ]
+            .map(|(k, u)| (k.to_owned(), u.to_owned()))
+        );
+    }
+}

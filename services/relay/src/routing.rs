@@ -75,3 +75,36 @@ impl<O: Origins> Resolver for RouteByOrigin<O> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog of three devices, and one whose lookup fails.
+    struct Catalog;
+
+    impl Origins for Catalog {
+        fn origin<'a>(
+            &'a self,
+            device_id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<DeviceOrigin>, String>> {
+            Box::pin(async move {
+                match device_id {
+                    "here" => Ok(Some(DeviceOrigin::Here)),
+                    "below" => Ok(Some(DeviceOrigin::ViaChild("child".into()))),
+                    "broken" => Err("store unavailable".into()),
+                    _ => Ok(None),
+                }
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_device_is_routed_toward_where_it_entered_this_node() {
+        let routes = RouteByOrigin::new(Catalog);
+        assert_eq!(routes.resolve("here").await, Route::Local);
+        assert_eq!(routes.resolve("below").await, Route::Peer("child".into()));
+        assert_eq!(routes.resolve("elsewhere").await, Route::NotFound);
+        assert_eq!(routes.resolve("broken").await, Route::NotFound);
+    }
+}
