@@ -1,6 +1,12 @@
 //! A vfed node: the services of one platform (site, county, city...) wired
 //! together over one store, one gRPC port (mutual TLS) and one HTTP port.
 //!
+//! This crate is the composition root: it sees each service only through
+//! its crate's `run(...)` and the traits it exports, and adapts one
+//! service's trait to another's value in this process (`cameras`,
+//! `devices`, `routing`, `subscribers`, `audit_sink`). It decides nothing
+//! on a service's behalf.
+//!
 //! `start` is what the `vfed` binary, `vfed demo`, the integration tests
 //! and the benchmarks all call, so they exercise the same code.
 #![forbid(unsafe_code)]
@@ -10,17 +16,18 @@ mod audit_sink;
 mod call_log;
 mod cameras;
 mod data_dir;
+mod devices;
 mod error;
 mod fd_limit;
 mod grpc;
 mod http;
 mod open_store;
 mod routing;
-mod stream_metrics;
 mod subscribers;
 mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -28,12 +35,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use vfed_config::Config;
 use vfed_gbcode::AreaCode;
-use vfed_registry::federation::{
-    ChildNode, FederationService, LinkRole, LinkTable, Uplink, UplinkOptions,
-};
-use vfed_registry::{
-    Catalog, Liveness, LivenessOptions, NodeFacts, NodeService, RegistryMetrics, RegistryService,
-};
 use vfed_store::SharedStore;
 
 pub use data_dir::{Exposed, check_private_dir};
@@ -190,7 +191,11 @@ async fn resolve(endpoint: &str) -> Result<SocketAddr, NodeError> {
     })
 }
 
-/// Starts a node from a validated `config` on `listeners`.
+/// Starts a node from a validated `config` on `listeners`: opens what the
+/// services share (TLS material, the store, the audit trail, the metrics
+/// registry), starts each service through its `run`, giving it the others
+/// it meets as traits or API clients, and serves their gRPC services on one
+/// port and their HTTP routes on another.
 pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode, NodeError> {
     let node = &config.node;
     fd_limit::raise();
@@ -198,6 +203,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let material = tls::load(config)?;
     let opened = open_store(config).await?;
     let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
     let audit = vfed_auditing::AuditTrail::open_with(
         vfed_auditing::TrailOptions {
             dir: config.audit.dir_for(&config.store),
@@ -211,251 +217,147 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     // Every change made through this store inside a call's audit scope
     // commits its audit record in the same transaction.
     let store = audit.store();
-    let accounts = open_accounts(config, store.clone(), shutdown.clone()).await?;
-    let grants = vfed_sharing::GrantBook::start(store.clone(), shutdown.clone());
     let area = AreaCode::parse(node.area_code())
         .ok_or_else(|| NodeError::Config("node.area_code: must be 6 digits".into()))?;
-    let mut metrics_registry = prometheus_client::registry::Registry::with_labels(
+    let mut metrics = prometheus_client::registry::Registry::with_labels(
         [(
             std::borrow::Cow::Borrowed("node"),
             std::borrow::Cow::Owned(node.id.clone()),
         )]
         .into_iter(),
     );
-    let metrics = RegistryMetrics::register(&mut metrics_registry);
-    let audit_metrics = vfed_auditing::AuditMetrics::register(&mut metrics_registry);
-    let catalog = Catalog::new(store.clone(), node.id.clone(), area);
-    let liveness = Liveness::new(
-        catalog.clone(),
-        LivenessOptions {
-            period: config.liveness.keepalive_period,
-            missed_periods: config.liveness.missed_periods,
-        },
-        metrics.clone(),
-    );
-    let peers = node
-        .parent
-        .iter()
-        .map(|p| (LinkRole::Parent, p.id.clone(), String::new()))
-        .chain(
-            node.children
-                .iter()
-                .map(|c| (LinkRole::Child, c.id.clone(), c.name.clone())),
-        );
-    let links = LinkTable::new(peers, metrics.clone());
-    let facts = NodeFacts {
-        id: node.id.clone(),
-        name: node.name.clone(),
-        level: node.level.clone(),
-        area_code: node.area_code().to_owned(),
-        parent_id: node
-            .parent
-            .as_ref()
-            .map(|p| p.id.clone())
-            .unwrap_or_default(),
-        store_backend: store.backend().to_owned(),
-    };
-    let children = node
-        .children
-        .iter()
-        .map(|c| ChildNode {
-            id: c.id.clone(),
-            name: c.name.clone(),
-        })
-        .collect();
-    let relay = vfed_relay::Relay::new(
-        &node.id,
-        material.trust_domain(),
-        node.parent.as_ref().map(|p| p.id.clone()),
-        node.children.iter().map(|c| c.id.clone()),
-        std::sync::Arc::new(routing::CatalogResolver::new(catalog.clone())),
-        vfed_relay::RelayOptions {
-            idle_grace: config.relay.idle_grace,
-            max_connections: config.connections.relay.max_connections,
-            node_name: node.name.clone(),
-        },
-    );
+    let parent_api = parent_channel(config, &material)?;
     let archive = archive::open(config, &audit).await?;
-    relay.set_subscriber_policy(std::sync::Arc::new(subscribers::Viewers::new(
-        accounts.clone(),
-        grants.clone(),
-        audit.clone(),
+
+    let sharing = vfed_sharing::run(store.clone(), area.clone(), &shutdown);
+    let auth = vfed_auth::run(
+        auth_options(config),
+        store.clone(),
+        vfed_auth::AuthPeers {
+            audit: Arc::new(audit_sink::TrailSink(audit.clone())),
+            views: Arc::new(sharing.grants.clone()),
+        },
+        &mut tasks,
+        &shutdown,
+    )
+    .await
+    .map_err(|e| match e {
+        vfed_auth::AuthStartError::Accounts(e) => NodeError::Auth(e),
+        other => NodeError::Config(other.to_string()),
+    })?;
+    let registry = vfed_registry::run(
+        registry_options(config, area, store.backend()),
+        store.clone(),
+        parent_api.as_ref().map(|(_, channel)| channel.clone()),
+        &mut metrics,
+        &mut tasks,
+        &shutdown,
+    );
+    let auditing = vfed_auditing::run(
+        &audit,
+        vfed_auditing::AuditingOptions {
+            checkpoint_interval: config.audit.checkpoint_interval,
+            children: node.children.iter().map(|c| c.id.clone()).collect(),
+        },
+        parent_api.map(|(id, channel)| vfed_auditing::ParentAudit { id, channel }),
+        &mut metrics,
+        &mut tasks,
+        &shutdown,
+    );
+    let relay = vfed_relay::run(
+        relay_options(config).await?,
+        &material,
+        listeners.relay,
+        vfed_relay::RelayPeers {
+            routes: Arc::new(vfed_relay::RouteByOrigin::new(routing::CatalogOrigins(
+                registry.catalog.clone(),
+            ))),
+            viewers: Arc::new(subscribers::Viewers(auth.live_views.clone())),
+        },
+        &mut metrics,
+        &mut tasks,
+        &shutdown,
+    )
+    .map_err(|e| match e {
+        vfed_relay::RelayStartError::Listen(e) => NodeError::Config(format!("listen.relay: {e}")),
+        vfed_relay::RelayStartError::Parent(e) => {
+            NodeError::Config(format!("node.parent.relay_endpoint: {e}"))
+        }
+    })?;
+    tasks.spawn(vfed_gateway::run(
+        vfed_gateway::GatewayConfig {
+            liveness_period: config.liveness.keepalive_period,
+            ..vfed_gateway::GatewayConfig::default()
+        },
+        vfed_gateway::Peers {
+            cameras: Arc::new(cameras::LocalCameras(registry.catalog.clone())),
+            tracks: Arc::new(cameras::RelayTracks(relay.relay.clone())),
+            liveness: Arc::new(cameras::LocalKeepalive(registry.liveness.clone())),
+        },
         shutdown.clone(),
-    )));
-    let services = grpc::Services {
-        streams: vfed_relay::StreamsService::new(relay.clone()),
-        archive: archive.as_ref().map(|a| a.service.clone()),
-        audit: vfed_auditing::AuditService::new(
-            audit.clone(),
-            node.children.iter().map(|c| c.id.clone()),
-            audit_metrics.clone(),
-        )
-        .with_shutdown(shutdown.clone()),
-        accounts: vfed_auth::AccountsService::new(accounts.clone()),
-        sharing: vfed_sharing::SharingService::new(
-            vfed_sharing::Records::new(store.clone()),
-            catalog.area().clone(),
-        ),
-        retrieval: vfed_retrieval::RetrievalService::new(
-            store.clone(),
-            catalog.clone(),
-            vfed_retrieval::RetrievalOptions {
-                default_expiry: config.retrieval.default_expiry,
-                max_expiry: config.retrieval.max_expiry,
-            },
-        ),
-        registry: RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone())
-            .with_children(node.children.iter().map(|c| c.id.clone())),
-        node: NodeService::new(facts, links.clone()),
-        federation: FederationService::new(
-            catalog.clone(),
-            node.name.clone(),
-            children,
-            links.clone(),
-            metrics.clone(),
-        ),
-    };
+    ));
+    let retrieval = vfed_retrieval::run(
+        store.clone(),
+        devices::CatalogDevices(registry.catalog.clone()),
+        vfed_retrieval::RetrievalOptions {
+            default_expiry: config.retrieval.default_expiry,
+            max_expiry: config.retrieval.max_expiry,
+        },
+    );
 
     let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
-    let mut tasks = JoinSet::new();
     let server_config =
         vfed_pki::server_config(&material, vfed_pki::GRPC_ALPN).map_err(NodeError::Tls)?;
-    let gate = vfed_auth::Gate::new(
-        accounts.clone(),
-        std::sync::Arc::new(audit_sink::TrailSink(audit.clone())),
-        std::sync::Arc::new(grants.clone()),
-    )
-    .map_err(NodeError::Config)?;
-    let http_guard = vfed_auth::HttpGuard::new(gate.clone(), config.auth.view_idle);
-    tasks.spawn(http_guard.clone().run(shutdown.clone()));
-    {
-        let audit = audit.clone();
-        let shutdown = shutdown.clone();
-        tasks.spawn(audit.run(config.audit.checkpoint_interval, shutdown));
-    }
+    let services = grpc::Services {
+        streams: relay.streams,
+        archive: archive.as_ref().map(|a| a.service.clone()),
+        audit: auditing,
+        accounts: auth.service,
+        sharing: sharing.service,
+        retrieval,
+        registry: registry.registry,
+        node: registry.node,
+        federation: registry.federation,
+    };
     tasks.spawn(grpc::serve(
         services,
-        vfed_auth::AuthLayer::new(gate),
+        auth.layer,
         listeners.grpc,
         server_config,
         config.connections.grpc.clone(),
         shutdown.clone(),
         node.id.clone(),
     ));
-    tasks.spawn(stream_metrics::register(
-        &mut metrics_registry,
-        relay.clone(),
-        shutdown.clone(),
-    ));
-    let hls = vfed_relay::egress::HlsEgress::new(
-        relay.clone(),
-        vfed_relay::egress::HlsOptions::default(),
-    );
-    let mut media_routes = hls.router();
+    let mut media_routes = relay.hls;
     if let Some(archive) = &archive {
         media_routes = media_routes.merge(archive.routes.clone());
         tasks.spawn(
             archive
                 .archive
                 .clone()
-                .run(relay.clone(), archive.stop.clone()),
+                .run(relay.relay.clone(), archive.stop.clone()),
         );
     }
     tasks.spawn(http::serve(
         listeners.http,
-        metrics_registry,
+        metrics,
         media_routes,
-        http_guard,
+        auth.http_guard,
         config.connections.http.clone(),
         shutdown.clone(),
         node.id.clone(),
     ));
-    tasks.spawn(cameras::run(
-        catalog.clone(),
-        relay.clone(),
-        liveness.clone(),
-        config.liveness.keepalive_period,
-        shutdown.clone(),
-    ));
-    tasks.spawn(liveness.run(shutdown.clone()));
-    let relay_addr = listeners.relay.local_addr().map_err(NodeError::Io)?;
-    let relay_limits = &config.connections.relay;
-    let relay_endpoint = vfed_relay::endpoint::server_on_with(
-        &material,
-        listeners.relay,
-        relay_limits.idle_timeout,
-        relay_limits.max_connections,
-    )
-    .map_err(|e| NodeError::Config(format!("listen.relay: {e}")))?;
-    tasks.spawn(
-        relay
-            .clone()
-            .accept(relay_endpoint.clone(), shutdown.clone()),
-    );
-    if let Some(parent) = node
-        .parent
-        .as_ref()
-        .filter(|p| !p.relay_endpoint.is_empty())
-    {
-        let addr = resolve(&parent.relay_endpoint).await?;
-        let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
-        let client = vfed_relay::endpoint::client_config(
-            &material,
-            vfed_pki::ServerExpectation::Exactly(identity),
-        )
-        .map_err(|e| NodeError::Config(format!("node.parent.relay_endpoint: {e}")))?;
-        tasks.spawn(
-            relay
-                .clone()
-                .uplink(relay_endpoint, client, addr, shutdown.clone()),
-        );
-    }
-    if let Some(parent) = &node.parent {
-        let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
-        let client_config = vfed_pki::client_config(
-            &material,
-            vfed_pki::ServerExpectation::Exactly(identity),
-            vfed_pki::GRPC_ALPN,
-        )
-        .map_err(NodeError::Tls)?;
-        let channel = vfed_pki::channel(&parent.endpoint, client_config).map_err(NodeError::Tls)?;
-        // R18.6: the parent countersigns this node's audit checkpoints.
-        tasks.spawn(
-            vfed_auditing::CheckpointShipper::new(
-                audit.clone(),
-                channel.clone(),
-                parent.id.clone(),
-                config.audit.checkpoint_interval,
-                audit_metrics.clone(),
-            )
-            .run(shutdown.clone()),
-        );
-        let uplink = Uplink::new(
-            catalog,
-            channel,
-            UplinkOptions {
-                name: node.name.clone(),
-                level: node.level.clone(),
-                parent_id: parent.id.clone(),
-                batch_size: config.federation.batch_size,
-                heartbeat: config.federation.heartbeat,
-                max_backoff: config.federation.max_backoff,
-            },
-            links,
-        );
-        tasks.spawn(uplink.run(shutdown.clone()));
-    }
     tracing::info!(node = %node.id, name = %node.name, level = %node.level, %grpc_addr, %http_addr, store = store.backend(), "node started");
     Ok(RunningNode {
         id: node.id.clone(),
         grpc_addr,
         http_addr,
-        relay_addr,
-        relay,
+        relay_addr: relay.addr,
+        relay: relay.relay,
         audit,
-        accounts,
-        grants,
+        accounts: auth.accounts,
+        grants: sharing.grants,
         archive,
         store: opened,
         shutdown,
@@ -464,47 +366,102 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     })
 }
 
-/// Opens the node's accounts and creates the bootstrap admin on first start.
-async fn open_accounts(
+/// The parent's gRPC API (mutual TLS, its identity pinned), if this node has one.
+fn parent_channel(
     config: &Config,
-    store: SharedStore,
-    shutdown: CancellationToken,
-) -> Result<vfed_auth::Accounts, NodeError> {
+    material: &vfed_pki::TlsMaterial,
+) -> Result<Option<(String, tonic::transport::Channel)>, NodeError> {
+    let Some(parent) = &config.node.parent else {
+        return Ok(None);
+    };
+    let identity = vfed_pki::Identity::node(parent.id.clone()).map_err(NodeError::Tls)?;
+    let client_config = vfed_pki::client_config(
+        material,
+        vfed_pki::ServerExpectation::Exactly(identity),
+        vfed_pki::GRPC_ALPN,
+    )
+    .map_err(NodeError::Tls)?;
+    let channel = vfed_pki::channel(&parent.endpoint, client_config).map_err(NodeError::Tls)?;
+    Ok(Some((parent.id.clone(), channel)))
+}
+
+fn auth_options(config: &Config) -> vfed_auth::AuthOptions {
     let auth = &config.auth;
-    let key = vfed_auth::load_or_create_token_key(&auth.token_key_for(&config.store))
-        .map_err(|e| NodeError::Config(e.to_string()))?;
-    let accounts = vfed_auth::Accounts::open(
-        store,
-        config.node.id.clone(),
-        key,
-        vfed_auth::AccountOptions {
+    vfed_auth::AuthOptions {
+        node_id: config.node.id.clone(),
+        token_key: auth.token_key_for(&config.store),
+        accounts: vfed_auth::AccountOptions {
             token_ttl: auth.token_ttl,
             max_token_ttl: auth.max_token_ttl,
         },
-        shutdown,
-    )
-    .await
-    .map_err(NodeError::Auth)?;
-    if !auth.bootstrap_admin.is_empty() {
-        let password = match &auth.bootstrap_password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    NodeError::Config(format!(
-                        "auth.bootstrap_password_file: {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                Some(text.lines().next().unwrap_or("").to_owned())
-            }
-            None => None,
-        };
-        let created = accounts
-            .bootstrap_admin(&auth.bootstrap_admin, password.as_deref())
-            .await
-            .map_err(NodeError::Auth)?;
-        if created {
-            tracing::info!(account = %auth.bootstrap_admin, "bootstrap admin account created");
-        }
+        bootstrap_admin: auth.bootstrap_admin.clone(),
+        bootstrap_password_file: auth.bootstrap_password_file.clone(),
+        view_idle: auth.view_idle,
     }
-    Ok(accounts)
+}
+
+fn registry_options(
+    config: &Config,
+    area: AreaCode,
+    store_backend: &str,
+) -> vfed_registry::RegistryOptions {
+    let node = &config.node;
+    vfed_registry::RegistryOptions {
+        facts: vfed_registry::NodeFacts {
+            id: node.id.clone(),
+            name: node.name.clone(),
+            level: node.level.clone(),
+            area_code: node.area_code().to_owned(),
+            parent_id: node
+                .parent
+                .as_ref()
+                .map(|p| p.id.clone())
+                .unwrap_or_default(),
+            store_backend: store_backend.to_owned(),
+        },
+        area,
+        children: node
+            .children
+            .iter()
+            .map(|c| vfed_registry::federation::ChildNode {
+                id: c.id.clone(),
+                name: c.name.clone(),
+            })
+            .collect(),
+        liveness: vfed_registry::LivenessOptions {
+            period: config.liveness.keepalive_period,
+            missed_periods: config.liveness.missed_periods,
+        },
+        federation: vfed_registry::FederationOptions {
+            batch_size: config.federation.batch_size,
+            heartbeat: config.federation.heartbeat,
+            max_backoff: config.federation.max_backoff,
+        },
+    }
+}
+
+async fn relay_options(config: &Config) -> Result<vfed_relay::RelayServiceOptions, NodeError> {
+    let node = &config.node;
+    let parent = match &node.parent {
+        Some(p) => Some(vfed_relay::ParentRelay {
+            id: p.id.clone(),
+            addr: if p.relay_endpoint.is_empty() {
+                None
+            } else {
+                Some(resolve(&p.relay_endpoint).await?)
+            },
+        }),
+        None => None,
+    };
+    Ok(vfed_relay::RelayServiceOptions {
+        node_id: node.id.clone(),
+        parent,
+        children: node.children.iter().map(|c| c.id.clone()).collect(),
+        relay: vfed_relay::RelayOptions {
+            idle_grace: config.relay.idle_grace,
+            max_connections: config.connections.relay.max_connections,
+            node_name: node.name.clone(),
+        },
+        idle_timeout: config.connections.relay.idle_timeout,
+    })
 }

@@ -1,37 +1,24 @@
-//! Routing subscriptions through the tree with the catalog: a device
-//! registered here is a local source; one received from a child is pulled
-//! from that child (which routes further down toward the origin).
+//! The relay's [`Origins`] over this node's registry: where each device
+//! entered this node, as its catalog says. The relay decides the route.
 
 use futures::future::BoxFuture;
 use vfed_registry::Catalog;
-use vfed_relay::{Resolver, Route};
+use vfed_relay::{DeviceOrigin, Origins};
 
-/// A [`Resolver`] over this node's catalog.
-pub struct CatalogResolver {
-    catalog: Catalog,
-}
+/// [`Origins`] from the node's catalog (in process).
+pub struct CatalogOrigins(pub Catalog);
 
-impl CatalogResolver {
-    /// A resolver over `catalog`.
-    pub fn new(catalog: Catalog) -> Self {
-        Self { catalog }
-    }
-}
-
-impl Resolver for CatalogResolver {
-    fn resolve<'a>(&'a self, device_id: &'a str) -> BoxFuture<'a, Route> {
+impl Origins for CatalogOrigins {
+    fn origin<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<DeviceOrigin>, String>> {
         Box::pin(async move {
-            match self.catalog.get(device_id).await {
-                Ok(Some(v)) => match v.entry.via_child {
-                    Some(child) => Route::Peer(child),
-                    None => Route::Local,
-                },
-                Ok(None) => Route::NotFound,
-                Err(e) => {
-                    tracing::warn!(device = device_id, error = %e, "relay routing: catalog lookup failed");
-                    Route::NotFound
-                }
-            }
+            let found = self.0.get(device_id).await.map_err(|e| e.to_string())?;
+            Ok(found.map(|v| match v.entry.via_child {
+                Some(child) => DeviceOrigin::ViaChild(child),
+                None => DeviceOrigin::Here,
+            }))
         })
     }
 }

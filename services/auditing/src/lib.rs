@@ -7,6 +7,8 @@
 //! - [`AuditService`]: the `vfed.audit.v1.Audit` gRPC service (tail, checkpoints, proofs,
 //!   and the parent side of the checkpoint exchange with child nodes).
 //! - [`CheckpointShipper`]: the child side, sending checkpoints to the parent.
+//! - [`run`]: the service in a node, once its trail is open: the pump, the checkpoints,
+//!   the gRPC service and the shipper.
 #![forbid(unsafe_code)]
 
 mod audited_store;
@@ -16,6 +18,7 @@ mod error;
 mod metrics;
 pub mod pending;
 pub mod pump;
+mod run;
 mod scope;
 mod service;
 mod shipper;
@@ -25,6 +28,7 @@ mod trail;
 pub use audited_store::AuditedStore;
 pub use error::AuditingError;
 pub use metrics::AuditMetrics;
+pub use run::{AuditingOptions, ParentAudit, run};
 pub use scope::ScopeOutcome;
 pub use service::{ACCEPTED_SIZE_METADATA, AuditService};
 pub use shipper::{CheckpointShipper, ShipError, read_countersigned};

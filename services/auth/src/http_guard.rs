@@ -1,44 +1,29 @@
 //! The same layer for HTTP egress: `/live/<device>/<profile>/...` needs
 //! `live.view` and the node's [`crate::ViewPolicy`] (R13). Players cannot
 //! send headers, so the token may come as `?token=`. A viewer's requests
-//! for one stream form a view: its start and stop (idle, or its basis
-//! ended) go to the audit log, and every refusal too.
+//! for one stream form a view, kept by the node's [`LiveViews`] (the same
+//! tracker as the relay's QUIC views): its start and stop (idle, or its
+//! basis ended) go to the audit log, and every refusal too.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::gate::{Denial, Gate};
+use crate::live_views::{Egress, LiveViews};
 use crate::principal::Principal;
 use crate::table::{Access, http_rule};
-use crate::view::ViewBasis;
-
-/// How often views are re-checked against the policy.
-const RECHECK: Duration = Duration::from_secs(1);
-
-struct View {
-    principal: Arc<Principal>,
-    /// The device ID (what grants cover).
-    device: String,
-    /// `<device>/<profile>` (what the audit log names).
-    stream: String,
-    basis: ViewBasis,
-    last_request: Instant,
-}
 
 /// The HTTP side of the layer (cheap to clone).
 #[derive(Clone)]
 pub struct HttpGuard {
     gate: Arc<Gate>,
+    views: LiveViews,
     idle: Duration,
-    views: Arc<Mutex<HashMap<(String, String), View>>>,
 }
 
 fn token_of(request: &Request) -> Option<String> {
@@ -68,88 +53,19 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 }
 
 impl HttpGuard {
-    /// A guard deciding with `gate`; a view with no request for `idle` stops.
-    pub fn new(gate: Arc<Gate>, idle: Duration) -> Self {
+    /// A guard deciding with the gate of `views`, which keeps its views; a
+    /// view with no request for `idle` stops (the tracker's `run` sweeps).
+    pub fn new(views: LiveViews, idle: Duration) -> Self {
         HttpGuard {
-            gate,
+            gate: views.gate().clone(),
+            views,
             idle,
-            views: Arc::default(),
         }
     }
 
     /// Wraps `router` (every route) with the guard.
     pub fn wrap(self, router: axum::Router) -> axum::Router {
         router.layer(axum::middleware::from_fn_with_state(self, guard))
-    }
-
-    /// Views open now.
-    pub fn open_views(&self) -> usize {
-        self.views
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// Ends views that went idle or lost their basis (a grant expired or was
-    /// revoked), recording each stop, until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(RECHECK);
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            for (view, reason) in self.sweep() {
-                self.record_stop(&view, &reason).await;
-            }
-        }
-        let ended: Vec<View> = self
-            .views
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain()
-            .map(|(_, v)| v)
-            .collect();
-        for view in ended {
-            self.record_stop(&view, "node stopping").await;
-        }
-    }
-
-    fn sweep(&self) -> Vec<(View, String)> {
-        let mut views = self
-            .views
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut ended = Vec::new();
-        let keys: Vec<_> = views.keys().cloned().collect();
-        for key in keys {
-            let Some(view) = views.get(&key) else {
-                continue;
-            };
-            let reason = if view.last_request.elapsed() >= self.idle {
-                Some(format!("no request for {} s", self.idle.as_secs()))
-            } else {
-                self.gate
-                    .views
-                    .check_live(&view.principal, &view.device)
-                    .err()
-                    .map(|r| r.to_string())
-            };
-            if let Some(reason) = reason
-                && let Some(view) = views.remove(&key)
-            {
-                ended.push((view, reason));
-            }
-        }
-        ended
-    }
-
-    async fn record_stop(&self, view: &View, reason: &str) {
-        tracing::info!(actor = %view.principal.actor(), stream = %view.stream, reason, "live view stopped");
-        let record = view
-            .basis
-            .stop_record(&view.principal.actor(), &view.stream, "hls", reason);
-        self.gate.audit.record(record).await;
     }
 
     /// Decides a request; `Ok(Some(principal))` for a guarded route other
@@ -201,50 +117,17 @@ impl HttpGuard {
             return Ok(None);
         };
         let stream = format!("{device}/{profile}");
-        let key = (principal.actor(), stream.clone());
-        match self.gate.views.check_live(&principal, device) {
-            Ok(basis) => {
-                let started = {
-                    let mut views = self
-                        .views
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    match views.get_mut(&key) {
-                        Some(view) => {
-                            view.last_request = Instant::now();
-                            view.basis = basis.clone();
-                            false
-                        }
-                        None => {
-                            views.insert(
-                                key,
-                                View {
-                                    principal: principal.clone(),
-                                    device: device.to_owned(),
-                                    stream: stream.clone(),
-                                    basis: basis.clone(),
-                                    last_request: Instant::now(),
-                                },
-                            );
-                            true
-                        }
-                    }
-                };
-                if started {
-                    tracing::info!(actor = %principal.actor(), %stream, "live view started");
-                    let record = basis.start_record(&principal.actor(), &stream, "hls");
+        let egress = Egress::Hls { idle: self.idle };
+        match self.views.look(&principal, device, &stream, egress) {
+            Ok(start) => {
+                if let Some(record) = start {
                     self.gate.audit.record(record).await;
                 }
                 Ok(None)
             }
-            Err(refused) => {
-                let open = self
-                    .views
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&key);
-                if let Some(view) = open {
-                    self.record_stop(&view, &refused.to_string()).await;
+            Err((refused, stop)) => {
+                if let Some(record) = stop {
+                    self.gate.audit.record(*record).await;
                 }
                 let denial = Denial::PermissionDenied {
                     message: refused.to_string(),

@@ -15,6 +15,7 @@ mod liveness;
 mod metrics;
 mod node_service;
 mod rules;
+mod run;
 mod service;
 
 pub use catalog::{Catalog, now_ms};
@@ -22,4 +23,5 @@ pub use error::RegistryError;
 pub use liveness::{Liveness, LivenessOptions};
 pub use metrics::RegistryMetrics;
 pub use node_service::{NodeFacts, NodeService};
+pub use run::{FederationOptions, RegistryOptions, RunningRegistry, run};
 pub use service::RegistryService;

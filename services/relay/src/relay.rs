@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -15,28 +14,12 @@ use vfed_proto::relay::v1::control_message::Message;
 use vfed_proto::relay::v1::{Hello, SourceState, SourceStatus, StreamInfo};
 
 use crate::link::{self, Link, close_code};
+use crate::routing::{Resolver, Route};
 use crate::track::{Track, TrackReader};
 use crate::{RelayError, StreamKey};
 
 /// The flag of a stream whose pictures are reordered (B-frames).
 pub const B_FRAMES: &str = "B-frames";
-
-/// Where a device's stream comes from, seen from this node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Registered here: a local source (gateway) publishes it.
-    Local,
-    /// Pull it from this peer node (a child toward the origin).
-    Peer(String),
-    /// Unknown here.
-    NotFound,
-}
-
-/// Looks up devices in the catalog to route subscriptions.
-pub trait Resolver: Send + Sync + 'static {
-    /// Where `device_id` comes from.
-    fn resolve<'a>(&'a self, device_id: &'a str) -> BoxFuture<'a, Route>;
-}
 
 /// Relay settings.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
-//! Which devices a request may name: those in this node's catalog.
-
-use vfed_registry::{Catalog, RegistryError};
+//! Which devices a request may name: those in this node's catalog. The
+//! registry knows them; the node gives the service a [`DeviceDirectory`]
+//! over it (in process, or over the registry's API).
 
 use crate::error::RetrievalError;
 
@@ -12,23 +12,4 @@ pub trait DeviceDirectory: Send + Sync + 'static {
 
     /// This node's ID, for messages.
     fn node_id(&self) -> &str;
-}
-
-/// The registry's catalog: devices registered here or received from a child.
-#[async_trait::async_trait]
-impl DeviceDirectory for Catalog {
-    async fn contains(&self, id: &str) -> Result<bool, RetrievalError> {
-        match self.get(id).await {
-            Ok(entry) => Ok(entry.is_some()),
-            Err(RegistryError::Store(e)) => Err(e.into()),
-            Err(e) => Err(RetrievalError::Corrupt {
-                key: format!("catalog entry {id}"),
-                message: e.to_string(),
-            }),
-        }
-    }
-
-    fn node_id(&self) -> &str {
-        Catalog::node_id(self)
-    }
 }

@@ -34,4 +34,4 @@ pub use devices::DeviceDirectory;
 pub use error::RetrievalError;
 pub use options::RetrievalOptions;
 pub use record::{Draft, Grant, LegalDocument, Record, Signature, Stage, State};
-pub use service::{Clock, RetrievalService};
+pub use service::{Clock, RetrievalService, run};

@@ -30,7 +30,10 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 const ID_ATTEMPTS: usize = 4;
 
 fn system_clock() -> i64 {
-    vfed_registry::now_ms()
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The retrieval service of one node.
@@ -44,7 +47,7 @@ pub struct RetrievalService {
 
 impl RetrievalService {
     /// Requests kept in `store` (the node's audited store) about devices
-    /// of `devices` (the node's [`vfed_registry::Catalog`]).
+    /// of `devices` (the node's catalog).
     pub fn new(
         store: vfed_store::SharedStore,
         devices: impl DeviceDirectory,
@@ -253,3 +256,14 @@ impl Retrieval for RetrievalService {
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+/// Starts the retrieval service of a node over `store`: requests may name
+/// the devices of `devices` (the registry's catalog). Its work is done in
+/// its calls; nothing runs in the background.
+pub fn run(
+    store: vfed_store::SharedStore,
+    devices: impl DeviceDirectory,
+    options: RetrievalOptions,
+) -> RetrievalService {
+    RetrievalService::new(store, devices, options)
+}

@@ -20,10 +20,12 @@ mod keys;
 pub mod model;
 mod records;
 mod rules;
+mod run;
 mod service;
 
 pub use book::{GrantBook, Use};
 pub use error::SharingError;
 pub use records::Records;
 pub use rules::{MAX_DEVICES, MAX_VALIDITY_SECS};
+pub use run::{RunningSharing, run};
 pub use service::SharingService;

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::Relay;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vfed_relay::Relay;
 
 /// Labels of a stream metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,7 +30,7 @@ struct StreamMetrics {
 }
 
 /// Registers the stream metrics and samples `relay` every second until `shutdown`.
-pub fn register(
+pub(crate) fn register(
     registry: &mut Registry,
     relay: Relay,
     shutdown: CancellationToken,
