@@ -6,6 +6,7 @@
 use vfed_gb28181::digest::Credentials;
 use vfed_gb28181::manscdp::ManscdpBody;
 use vfed_gb28181::ps::{PsDemuxer, mux_frame};
+use vfed_gb28181::rtp::{self, FrameCollector};
 use vfed_gb28181::sip::parse::head_for_answer;
 use vfed_gb28181::sip::{Limits, StreamFramer, parse_message};
 use vfed_media::Codec;
@@ -62,8 +63,18 @@ pub fn manscdp(data: &[u8]) {
 }
 
 /// PS frames (the demuxer of live view): whatever the bytes, frames stay
-/// within the limit, and each converts to an access unit or an error.
+/// within the limit, and each converts to an access unit or an error. The
+/// same bytes as an RTP packet go through the parser and frame collector.
 pub fn ps(data: &[u8]) {
+    if let Some(packet) = rtp::parse(data) {
+        assert!(packet.payload.len() <= data.len());
+        let mut collector = FrameCollector::new(1024);
+        for _ in 0..3 {
+            for frame in collector.push(&packet) {
+                assert!(frame.len() <= 1024);
+            }
+        }
+    }
     let mut demuxer = PsDemuxer::new(64 * 1024);
     for part in [data, data] {
         let Ok(frames) = demuxer.demux(part) else {

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::catalog::Reassembler;
 use crate::digest::Nonces;
+use crate::live::{Command, Session};
 use crate::manscdp::query::{QueryKind, query_body};
 use crate::options::Options;
 use crate::sinks::{DeviceEvent, Sinks, Transport};
@@ -37,6 +38,8 @@ pub(crate) struct Device {
 pub(crate) struct SentBy {
     pub udp: Option<String>,
     pub tcp: Option<String>,
+    /// The address media sockets bind (the UDP SIP socket's).
+    pub media_ip: Option<std::net::IpAddr>,
 }
 
 pub(crate) struct Core {
@@ -48,6 +51,9 @@ pub(crate) struct Core {
     pub catalogs: Reassembler,
     pub sent_by: SentBy,
     pub local_tag: String,
+    pub sessions: HashMap<String, Session>,
+    pub invites: HashMap<String, String>,
+    pub next_ssrc: u32,
     next_sn: u32,
     next_cseq: u32,
 }
@@ -63,6 +69,9 @@ impl Core {
             ),
             devices: HashMap::new(),
             local_tag: random_token(),
+            sessions: HashMap::new(),
+            invites: HashMap::new(),
+            next_ssrc: 0,
             next_sn: rand::random::<u16>().into(),
             next_cseq: 1,
             options,
@@ -73,18 +82,31 @@ impl Core {
     }
 
     /// Runs until `shutdown`.
-    pub async fn run(mut self, mut queue: mpsc::Receiver<Inbound>, shutdown: CancellationToken) {
+    pub async fn run(
+        mut self,
+        mut queue: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
         let mut sweep = tokio::time::interval(self.options.sweep_period);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut handles = true;
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 _ = sweep.tick() => self.sweep(Instant::now()).await,
                 inbound = queue.recv() => match inbound {
                     Some(inbound) => self.handle(inbound).await,
-                    None => return,
+                    None => break,
+                },
+                command = commands.recv(), if handles => match command {
+                    Some(command) => self.command(command).await,
+                    None => handles = false,
                 },
             }
+        }
+        for session in self.sessions.values() {
+            session.stop();
         }
     }
 
@@ -115,6 +137,17 @@ impl Core {
             StartLine::Request { method, .. } => method.clone(),
             StartLine::Response { code, .. } => {
                 debug!(from = %peer.address(), code, cseq = ?message.cseq(), "gb28181: response");
+                let channel = message
+                    .call_id()
+                    .and_then(|id| self.invites.get(id))
+                    .cloned();
+                if let Some(channel) = channel
+                    && message
+                        .cseq()
+                        .is_some_and(|(_, m)| m.eq_ignore_ascii_case("INVITE"))
+                {
+                    self.invite_response(&channel, &message).await;
+                }
                 return;
             }
         };
@@ -123,6 +156,7 @@ impl Core {
             Method::Message => self.message(peer, &message).await,
             Method::Options => self.answer(&peer, &message, 200, "OK", None, &[]).await,
             Method::Ack => {}
+            Method::Bye => self.device_bye(peer, &message).await,
             other => {
                 let text = format!("{other} is not served here (REGISTER, MESSAGE, OPTIONS)");
                 self.answer(
@@ -271,6 +305,7 @@ impl Core {
             })
             .await;
         }
+        self.expire_invites(now);
         for report in self.catalogs.expire(now) {
             warn!(device = %report.device_id, sn = report.sn, outcome = ?report.outcome, "gb28181: catalog incomplete");
             self.sinks.catalog.catalog(report).await;

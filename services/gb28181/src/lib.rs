@@ -5,8 +5,9 @@
 //! device info and status queries. [`run`] serves one node's SIP sockets
 //! and reports what it learns to three [`Sinks`]: device events
 //! (registered, keepalive, offline, unregistered: liveness, R14.3),
-//! catalogs and device information (discovered channels), and, once live
-//! view lands, access units (the relay). See docs/gb28181.md.
+//! catalogs and device information (discovered channels), and the access
+//! units of live sessions started through a [`Handle`] (the relay; [`serve`]).
+//! See docs/gb28181.md.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,10 +15,13 @@ pub mod catalog;
 mod core;
 pub mod digest;
 mod inbox;
+mod live;
 pub mod manscdp;
 mod options;
 pub mod ps;
 mod register;
+pub mod rtp;
+pub mod sdp;
 mod sinks;
 pub mod sip;
 mod transport;
@@ -27,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use catalog::{CatalogOutcome, CatalogReport};
+pub use live::{Control, Handle, PlayError, PlayStarted, control};
 pub use options::{Options, OptionsError};
 pub use sinks::{CatalogSink, DeviceEvent, DeviceSink, MediaSink, RegisterKind, Sinks, Transport};
 
@@ -54,12 +59,24 @@ pub enum RunError {
 }
 
 /// Serves GB/T 28181 device access on `sockets` until `shutdown` is
-/// cancelled, reporting to `sinks`.
+/// cancelled, reporting to `sinks` (no live view: see [`serve`]).
 pub async fn run(
     options: Options,
     sockets: Sockets,
     sinks: Sinks,
     shutdown: CancellationToken,
+) -> Result<(), RunError> {
+    let (_, control) = control();
+    serve(options, sockets, sinks, shutdown, control).await
+}
+
+/// [`run`], with live view driven by the [`Handle`] paired with `control`.
+pub async fn serve(
+    options: Options,
+    sockets: Sockets,
+    sinks: Sinks,
+    shutdown: CancellationToken,
+    control: Control,
 ) -> Result<(), RunError> {
     options.validate()?;
     if sockets.udp.is_none() && sockets.tcp.is_none() {
@@ -69,19 +86,20 @@ pub async fn run(
         Some(host) => format!("{host}:{}", address.port()),
         None => address.to_string(),
     };
+    let udp_address = sockets
+        .udp
+        .as_ref()
+        .map(UdpSocket::local_addr)
+        .transpose()?;
+    let tcp_address = sockets
+        .tcp
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     let sent_by = core::SentBy {
-        udp: sockets
-            .udp
-            .as_ref()
-            .map(UdpSocket::local_addr)
-            .transpose()?
-            .map(sent_by),
-        tcp: sockets
-            .tcp
-            .as_ref()
-            .map(TcpListener::local_addr)
-            .transpose()?
-            .map(sent_by),
+        udp: udp_address.map(sent_by),
+        tcp: tcp_address.map(sent_by),
+        media_ip: udp_address.map(|a| a.ip()),
     };
     let (queue, inbound) = mpsc::channel(options.queue);
     let out = transport::start(
@@ -93,7 +111,7 @@ pub async fn run(
         shutdown.clone(),
     );
     core::Core::new(options, sinks, out, sent_by)
-        .run(inbound, shutdown)
+        .run(inbound, control.commands, shutdown)
         .await;
     Ok(())
 }

@@ -6,8 +6,6 @@
 //! timestamp); a frame split over several PES packets (the later ones
 //! without PTS) is joined. Bytes that are not PS are skipped to the next
 //! start code. Bounded: a frame over `max_frame` bytes is refused.
-//!
-//! Not wired to RTP yet (live view is the next step, docs/gb28181.md).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use vfed_media::nal::{self, NalClass};
@@ -243,16 +241,21 @@ fn video_packet_end(data: &[u8], pos: usize) -> usize {
     }
 }
 
-/// The PTS/DTS (if the PES has them) and payload of an MPEG-2 PES packet.
+/// The PTS/DTS (if the PES has them) and payload of a PES packet: MPEG-2
+/// (`10` flags byte, PTS_DTS flags, header length), or the short form
+/// gb28181-rs 0.14 writes (no `10` byte: PTS_DTS flags, header length,
+/// timestamps, one filler byte), told apart by the byte after the flags.
 #[allow(clippy::type_complexity)]
 fn pes_payload(packet: &[u8]) -> Option<(Option<(i64, i64)>, &[u8])> {
-    let flags = *packet.get(6)?;
-    if flags >> 6 != 0b10 {
-        return None;
-    }
-    let times = *packet.get(7)? >> 6;
-    let header_length = usize::from(*packet.get(8)?);
-    let payload = packet.get(9 + header_length..)?;
+    let (b6, b7) = (*packet.get(6)?, *packet.get(7)?);
+    let b8 = packet.get(8).copied().unwrap_or(0);
+    let short = b6 >> 6 != 0b10 || (matches!(b7, 5 | 10) && matches!(b8 >> 4, 2 | 3));
+    let (times, header_length, at) = if short {
+        (b6 >> 6, usize::from(b7), 8)
+    } else {
+        (b7 >> 6, usize::from(b8), 9)
+    };
+    let payload = packet.get(at + header_length..)?;
     let timestamp = |at: usize| -> Option<i64> {
         let b = packet.get(at..at + 5)?;
         Some(
@@ -264,8 +267,8 @@ fn pes_payload(packet: &[u8]) -> Option<(Option<(i64, i64)>, &[u8])> {
         )
     };
     let times = match times {
-        0b10 if header_length >= 5 => timestamp(9).map(|pts| (pts, pts)),
-        0b11 if header_length >= 10 => timestamp(9).zip(timestamp(14)),
+        0b10 if header_length >= 5 => timestamp(at).map(|pts| (pts, pts)),
+        0b11 if header_length >= 10 => timestamp(at).zip(timestamp(at + 5)),
         _ => None,
     };
     Some((times, payload))

@@ -111,8 +111,8 @@ pub trait CatalogSink: Send + Sync + 'static {
 }
 
 /// Receives the access units of a channel's live stream, as the RTSP
-/// gateway's subscribers do. Not fed yet: live view (INVITE, PS over RTP)
-/// is the next step (docs/gb28181.md).
+/// gateway's subscribers do, while a live session started by
+/// [`crate::Handle::play`] runs (UDP only for now, docs/gb28181.md).
 #[async_trait]
 pub trait MediaSink: Send + Sync + 'static {
     /// The stream's codec and parameter sets, before its first unit and on change.
@@ -128,6 +128,6 @@ pub struct Sinks {
     pub devices: Arc<dyn DeviceSink>,
     /// Catalogs, device info and status.
     pub catalog: Arc<dyn CatalogSink>,
-    /// Live media (not fed yet).
+    /// Live media (sessions started by [`crate::Handle::play`]).
     pub media: Arc<dyn MediaSink>,
 }

@@ -121,6 +121,11 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every header, in order (long lower-case names).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// How many headers there are.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -14,7 +14,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vfed_gb28181::manscdp::{DeviceInfo, DeviceStatus};
 use vfed_gb28181::{
-    CatalogReport, CatalogSink, DeviceEvent, DeviceSink, MediaSink, Options, Sinks, Sockets, run,
+    CatalogReport, CatalogSink, DeviceEvent, DeviceSink, Handle, MediaSink, Options, Sinks,
+    Sockets, control, serve,
 };
 use vfed_media::{AccessUnit, StreamMetadata};
 
@@ -29,6 +30,8 @@ pub struct Recorder {
     pub catalogs: Mutex<Vec<CatalogReport>>,
     pub infos: Mutex<Vec<DeviceInfo>>,
     pub statuses: Mutex<Vec<DeviceStatus>>,
+    pub metadata: Mutex<Vec<(String, StreamMetadata)>>,
+    pub units: Mutex<Vec<(String, AccessUnit)>>,
     changed: Notify,
 }
 
@@ -89,8 +92,21 @@ impl CatalogSink for Recorder {
 
 #[async_trait]
 impl MediaSink for Recorder {
-    async fn metadata(&self, _channel_id: &str, _metadata: StreamMetadata) {}
-    async fn access_unit(&self, _channel_id: &str, _unit: AccessUnit) {}
+    async fn metadata(&self, channel_id: &str, metadata: StreamMetadata) {
+        self.metadata
+            .lock()
+            .unwrap()
+            .push((channel_id.to_owned(), metadata));
+        self.changed.notify_waiters();
+    }
+
+    async fn access_unit(&self, channel_id: &str, unit: AccessUnit) {
+        self.units
+            .lock()
+            .unwrap()
+            .push((channel_id.to_owned(), unit));
+        self.changed.notify_waiters();
+    }
 }
 
 /// A node serving GB/T 28181 on loopback.
@@ -98,6 +114,7 @@ pub struct Node {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub recorder: Arc<Recorder>,
+    pub handle: Handle,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -123,8 +140,9 @@ impl Node {
         };
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
+        let (handle, control) = control();
         let task = tokio::spawn(async move {
-            run(
+            serve(
                 options,
                 Sockets {
                     udp: Some(udp),
@@ -132,6 +150,7 @@ impl Node {
                 },
                 sinks,
                 stop,
+                control,
             )
             .await
             .unwrap();
@@ -140,6 +159,7 @@ impl Node {
             udp: udp_addr,
             tcp: tcp_addr,
             recorder,
+            handle,
             shutdown,
             task,
         }
