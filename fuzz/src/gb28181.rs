@@ -6,7 +6,7 @@
 use vfed_gb28181::digest::Credentials;
 use vfed_gb28181::manscdp::ManscdpBody;
 use vfed_gb28181::ps::{PsDemuxer, mux_frame};
-use vfed_gb28181::rtp::{self, FrameCollector};
+use vfed_gb28181::rtp::{self, FrameCollector, TcpDeframer};
 use vfed_gb28181::sip::parse::head_for_answer;
 use vfed_gb28181::sip::{Limits, StreamFramer, parse_message};
 use vfed_media::Codec;
@@ -64,8 +64,16 @@ pub fn manscdp(data: &[u8]) {
 
 /// PS frames (the demuxer of live view): whatever the bytes, frames stay
 /// within the limit, and each converts to an access unit or an error. The
-/// same bytes as an RTP packet go through the parser and frame collector.
+/// same bytes as an RTP packet go through the parser and frame collector,
+/// and as a TCP media stream through the RFC 4571 / `$` deframer.
 pub fn ps(data: &[u8]) {
+    let mut deframer = TcpDeframer::new();
+    for chunk in data.chunks(5) {
+        deframer.push(chunk);
+        while let Some(packet) = deframer.next_packet() {
+            assert!(packet.len() <= data.len());
+        }
+    }
     if let Some(packet) = rtp::parse(data) {
         assert!(packet.payload.len() <= data.len());
         let mut collector = FrameCollector::new(1024);

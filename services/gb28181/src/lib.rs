@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use catalog::{CatalogOutcome, CatalogReport};
-pub use live::{Control, Handle, PlayError, PlayStarted, control};
+pub use live::{Control, Handle, MediaTransport, PlayError, PlayStarted, control};
 pub use options::{Options, OptionsError};
 pub use sinks::{CatalogSink, DeviceEvent, DeviceSink, MediaSink, RegisterKind, Sinks, Transport};
 

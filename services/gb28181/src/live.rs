@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::net::UdpSocket;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -17,7 +18,7 @@ use vfed_media::sps::Sps;
 
 use crate::core::{Core, random_token};
 use crate::ps::{DemuxedUnit, PsDemuxer};
-use crate::rtp::{self, FrameCollector};
+use crate::rtp::{self, FrameCollector, TcpDeframer};
 use crate::sdp;
 use crate::sinks::{MediaSink, Transport};
 use crate::sip::build::OutgoingRequest;
@@ -53,6 +54,17 @@ pub enum PlayError {
     Local(String),
 }
 
+/// How the device sends media.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MediaTransport {
+    /// RTP over UDP to vfed's media port.
+    #[default]
+    Udp,
+    /// RTP over TCP, vfed listening (`a=setup:passive`), the device
+    /// connecting; RFC 4571 or `$` framing.
+    TcpPassive,
+}
+
 /// A started live session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlayStarted {
@@ -70,6 +82,7 @@ pub(crate) enum Command {
     Play {
         device_id: String,
         channel_id: String,
+        transport: MediaTransport,
         reply: oneshot::Sender<Result<PlayStarted, PlayError>>,
     },
     Stop {
@@ -100,11 +113,23 @@ impl Handle {
     /// INVITEs `channel_id` of `device_id` (or joins its session) and
     /// returns once the device answered 200 and was ACKed.
     pub async fn play(&self, device_id: &str, channel_id: &str) -> Result<PlayStarted, PlayError> {
+        self.play_over(device_id, channel_id, MediaTransport::Udp)
+            .await
+    }
+
+    /// [`Handle::play`] with the media transport chosen.
+    pub async fn play_over(
+        &self,
+        device_id: &str,
+        channel_id: &str,
+        transport: MediaTransport,
+    ) -> Result<PlayStarted, PlayError> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Play {
                 device_id: device_id.to_owned(),
                 channel_id: channel_id.to_owned(),
+                transport,
                 reply,
             })
             .await
@@ -187,8 +212,9 @@ impl Core {
             Command::Play {
                 device_id,
                 channel_id,
+                transport,
                 reply,
-            } => self.play(device_id, channel_id, reply).await,
+            } => self.play(device_id, channel_id, transport, reply).await,
             Command::Stop { channel_id, reply } => {
                 let _ = reply.send(self.stop(&channel_id).await);
             }
@@ -199,6 +225,7 @@ impl Core {
         &mut self,
         device_id: String,
         channel_id: String,
+        transport: MediaTransport,
         reply: oneshot::Sender<Result<PlayStarted, PlayError>>,
     ) {
         if let Some(session) = self.sessions.get_mut(&channel_id) {
@@ -222,20 +249,14 @@ impl Core {
             )));
             return;
         };
-        let socket = match UdpSocket::bind(SocketAddr::new(media_ip, 0)).await {
-            Ok(socket) => socket,
+        let source = match MediaSource::bind(SocketAddr::new(media_ip, 0), transport).await {
+            Ok(source) => source,
             Err(e) => {
                 let _ = reply.send(Err(PlayError::Local(format!("media socket: {e}"))));
                 return;
             }
         };
-        let media = match socket.local_addr() {
-            Ok(address) => address,
-            Err(e) => {
-                let _ = reply.send(Err(PlayError::Local(format!("media socket: {e}"))));
-                return;
-            }
-        };
+        let media = source.address;
         self.next_ssrc = (self.next_ssrc + 1) % 10_000;
         // 0 = live, then the domain's digits 4-8, then a sequence (Annex F).
         let domain_digits: String = self
@@ -258,6 +279,7 @@ impl Core {
             &advertised,
             media.port(),
             &offered_ssrc,
+            transport == MediaTransport::TcpPassive,
         );
         let domain = self.options.domain.clone();
         let session = Session {
@@ -289,12 +311,8 @@ impl Core {
         );
         invite.headers.push("content-type", "APPLICATION/SDP");
         set_body(&mut invite, Bytes::from(body));
-        tokio::spawn(receive(
-            socket,
-            channel_id.clone(),
-            self.sinks.media.clone(),
-            session.stop.clone(),
-        ));
+        let pipeline = Pipeline::new(channel_id.clone(), self.sinks.media.clone());
+        tokio::spawn(source.receive(pipeline, session.stop.clone()));
         info!(device = %device_id, channel = %channel_id, ssrc = %offered_ssrc, %media, "gb28181: INVITE");
         self.invites
             .insert(session.call_id.clone(), channel_id.clone());
@@ -449,30 +467,93 @@ fn set_body(message: &mut Message, body: Bytes) {
     message.body = body;
 }
 
-/// Receives RTP on `socket` until `stop`, feeding the media sink.
-async fn receive(
-    socket: UdpSocket,
+/// Where a session's RTP arrives.
+struct MediaSource {
+    address: SocketAddr,
+    kind: SourceKind,
+}
+
+enum SourceKind {
+    Udp(UdpSocket),
+    TcpPassive(TcpListener),
+}
+
+impl MediaSource {
+    async fn bind(address: SocketAddr, transport: MediaTransport) -> std::io::Result<Self> {
+        let kind = match transport {
+            MediaTransport::Udp => SourceKind::Udp(UdpSocket::bind(address).await?),
+            MediaTransport::TcpPassive => SourceKind::TcpPassive(TcpListener::bind(address).await?),
+        };
+        let address = match &kind {
+            SourceKind::Udp(socket) => socket.local_addr()?,
+            SourceKind::TcpPassive(listener) => listener.local_addr()?,
+        };
+        Ok(Self { address, kind })
+    }
+
+    /// Receives until `stop`, feeding `pipeline`. Over TCP the first
+    /// connection is the device's; later ones are refused.
+    async fn receive(self, mut pipeline: Pipeline, stop: CancellationToken) {
+        let mut buffer = vec![0u8; 65_536];
+        match self.kind {
+            SourceKind::Udp(socket) => loop {
+                let length = tokio::select! {
+                    () = stop.cancelled() => return,
+                    r = socket.recv(&mut buffer) => match r { Ok(n) => n, Err(_) => continue },
+                };
+                pipeline.packet(&buffer[..length]).await;
+            },
+            SourceKind::TcpPassive(listener) => {
+                let mut stream = tokio::select! {
+                    () = stop.cancelled() => return,
+                    r = listener.accept() => match r { Ok((stream, _)) => stream, Err(_) => return },
+                };
+                drop(listener);
+                let mut deframer = TcpDeframer::new();
+                loop {
+                    let length = tokio::select! {
+                        () = stop.cancelled() => return,
+                        r = stream.read(&mut buffer) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+                    };
+                    deframer.push(&buffer[..length]);
+                    while let Some(packet) = deframer.next_packet() {
+                        pipeline.packet(&packet).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// RTP packets in, access units out to the media sink.
+struct Pipeline {
     channel_id: String,
     sink: Arc<dyn MediaSink>,
-    stop: CancellationToken,
-) {
-    let mut buffer = vec![0u8; 65_536];
-    let mut collector = FrameCollector::new(MAX_FRAME);
-    let mut demuxer = PsDemuxer::new(MAX_FRAME);
-    let mut metadata: Option<StreamMetadata> = None;
-    loop {
-        let length = tokio::select! {
-            () = stop.cancelled() => return,
-            r = socket.recv(&mut buffer) => match r { Ok(n) => n, Err(_) => continue },
+    collector: FrameCollector,
+    demuxer: PsDemuxer,
+    metadata: Option<StreamMetadata>,
+}
+
+impl Pipeline {
+    fn new(channel_id: String, sink: Arc<dyn MediaSink>) -> Self {
+        Self {
+            channel_id,
+            sink,
+            collector: FrameCollector::new(MAX_FRAME),
+            demuxer: PsDemuxer::new(MAX_FRAME),
+            metadata: None,
+        }
+    }
+
+    async fn packet(&mut self, data: &[u8]) {
+        let Some(packet) = rtp::parse(data) else {
+            return;
         };
-        let Some(packet) = rtp::parse(&buffer[..length]) else {
-            continue;
-        };
-        for frame in collector.push(&packet) {
-            let frames = match demuxer.demux(&frame) {
+        for frame in self.collector.push(&packet) {
+            let frames = match self.demuxer.demux(&frame) {
                 Ok(frames) => frames,
                 Err(e) => {
-                    debug!(channel = %channel_id, error = %e, "gb28181: PS frame dropped");
+                    debug!(channel = %self.channel_id, error = %e, "gb28181: PS frame dropped");
                     continue;
                 }
             };
@@ -480,12 +561,12 @@ async fn receive(
                 let Ok(Some(unit)) = es.access_unit(unix_us()) else {
                     continue;
                 };
-                if let Some(changed) = new_metadata(metadata.as_ref(), &unit) {
-                    sink.metadata(&channel_id, changed.clone()).await;
-                    metadata = Some(changed);
+                if let Some(changed) = new_metadata(self.metadata.as_ref(), &unit) {
+                    self.sink.metadata(&self.channel_id, changed.clone()).await;
+                    self.metadata = Some(changed);
                 }
-                if metadata.is_some() {
-                    sink.access_unit(&channel_id, unit.unit).await;
+                if self.metadata.is_some() {
+                    self.sink.access_unit(&self.channel_id, unit.unit).await;
                 }
             }
         }

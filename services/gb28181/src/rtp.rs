@@ -106,6 +106,70 @@ impl FrameCollector {
     }
 }
 
+/// How RTP packets are framed on a TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpFraming {
+    /// RFC 4571: a 2-byte length before each packet.
+    Rfc4571,
+    /// RTSP interleaved style: `$`, a channel byte, a 2-byte length
+    /// (Hikvision and gb28181-rs send this).
+    Dollar,
+}
+
+/// Cuts RTP packets out of a TCP byte stream, in whichever framing the
+/// first packet shows (decided once: `$` followed, 4 bytes on, by an RTP
+/// version-2 byte). Bounded: at most one packet (64 KiB) is buffered.
+#[derive(Debug, Default)]
+pub struct TcpDeframer {
+    buffer: Vec<u8>,
+    framing: Option<TcpFraming>,
+}
+
+impl TcpDeframer {
+    /// A deframer that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The framing in use, once decided.
+    pub fn framing(&self) -> Option<TcpFraming> {
+        self.framing
+    }
+
+    /// Appends bytes read from the connection.
+    pub fn push(&mut self, data: &[u8]) {
+        self.buffer.extend_from_slice(data);
+    }
+
+    /// The next whole packet, if buffered.
+    pub fn next_packet(&mut self) -> Option<Vec<u8>> {
+        let framing = match self.framing {
+            Some(framing) => framing,
+            None => {
+                let decided = match self.buffer.as_slice() {
+                    [b'$', _, _, _, rtp, ..] if rtp >> 6 == 2 => TcpFraming::Dollar,
+                    [_, _, rtp, ..] if rtp >> 6 == 2 => TcpFraming::Rfc4571,
+                    _ => return None,
+                };
+                *self.framing.insert(decided)
+            }
+        };
+        let (header, length) = match (framing, self.buffer.as_slice()) {
+            (TcpFraming::Dollar, [_, _, hi, lo, ..]) => {
+                (4, usize::from(u16::from_be_bytes([*hi, *lo])))
+            }
+            (TcpFraming::Rfc4571, [hi, lo, ..]) => (2, usize::from(u16::from_be_bytes([*hi, *lo]))),
+            _ => return None,
+        };
+        if self.buffer.len() < header + length {
+            return None;
+        }
+        let packet = self.buffer[header..header + length].to_vec();
+        self.buffer.drain(..header + length);
+        Some(packet)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -138,5 +202,39 @@ mod tests {
         let mut padded = packet(false, 1, 1, b"abc\x02");
         padded[0] |= 0x20;
         assert_eq!(parse(&padded).unwrap().payload, b"ab");
+    }
+
+    #[test]
+    fn deframes_both_tcp_framings_split_anywhere() {
+        let one = packet(false, 1, 5, b"first");
+        let two = packet(true, 1, 5, b"second");
+        for framing in [TcpFraming::Rfc4571, TcpFraming::Dollar] {
+            let mut stream = Vec::new();
+            for p in [&one, &two] {
+                if framing == TcpFraming::Dollar {
+                    stream.extend_from_slice(&[b'$', 0]);
+                }
+                stream.extend_from_slice(&(p.len() as u16).to_be_bytes());
+                stream.extend_from_slice(p);
+            }
+            for cut in 0..stream.len() {
+                let mut deframer = TcpDeframer::new();
+                let mut got = Vec::new();
+                deframer.push(&stream[..cut]);
+                while let Some(p) = deframer.next_packet() {
+                    got.push(p);
+                }
+                deframer.push(&stream[cut..]);
+                while let Some(p) = deframer.next_packet() {
+                    got.push(p);
+                }
+                assert_eq!(
+                    got,
+                    vec![one.clone(), two.clone()],
+                    "{framing:?} cut at {cut}"
+                );
+                assert_eq!(deframer.framing(), Some(framing));
+            }
+        }
     }
 }

@@ -2,11 +2,17 @@
 //! offers (`s=Play`, PS over RTP, `y=` SSRC, `f=`) and what it reads of the
 //! device's answer.
 
-/// The offer for a live stream sent to `address`:`port` over UDP.
-pub fn live_offer(server_id: &str, address: &str, port: u16, ssrc: &str) -> String {
+/// The offer for a live stream to `address`:`port`, over UDP, or over TCP
+/// with vfed listening (`a=setup:passive`: the device connects).
+pub fn live_offer(server_id: &str, address: &str, port: u16, ssrc: &str, tcp: bool) -> String {
+    let (protocol, setup) = if tcp {
+        ("TCP/RTP/AVP", "a=setup:passive\r\na=connection:new\r\n")
+    } else {
+        ("RTP/AVP", "")
+    };
     format!(
         "v=0\r\no={server_id} 0 0 IN IP4 {address}\r\ns=Play\r\nc=IN IP4 {address}\r\nt=0 0\r\n\
-         m=video {port} RTP/AVP 96 97 98\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\n\
+         m=video {port} {protocol} 96 97 98\r\na=recvonly\r\n{setup}a=rtpmap:96 PS/90000\r\n\
          a=rtpmap:97 MPEG4/90000\r\na=rtpmap:98 H264/90000\r\ny={ssrc}\r\nf=\r\n"
     )
 }
@@ -47,8 +53,24 @@ mod tests {
 
     #[test]
     fn offers_and_reads() {
-        let offer = live_offer("34020000002000000001", "127.0.0.1", 30000, "0200000001");
+        let offer = live_offer(
+            "34020000002000000001",
+            "127.0.0.1",
+            30000,
+            "0200000001",
+            false,
+        );
         assert!(offer.contains("m=video 30000 RTP/AVP 96") && offer.contains("y=0200000001\r\n"));
+        let tcp = live_offer(
+            "34020000002000000001",
+            "127.0.0.1",
+            30000,
+            "0200000001",
+            true,
+        );
+        assert!(
+            tcp.contains("m=video 30000 TCP/RTP/AVP 96") && tcp.contains("a=setup:passive\r\n")
+        );
         let answer = parse_answer(
             "v=0\r\no=x 0 0 IN IP4 10.0.0.2\r\ns=Play\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\nm=video 15060 RTP/AVP 96\r\ny=0100000001\r\n",
         );

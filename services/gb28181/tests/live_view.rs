@@ -1,4 +1,4 @@
-//! Live view over UDP: the node INVITEs a gb28181-rs camera's channel, the
+//! Live view over UDP and TCP passive: the node INVITEs a gb28181-rs camera's channel, the
 //! camera streams PS over RTP made from real x264 output (ffmpeg), and the
 //! media sink gets the stream's metadata and keyframe-flagged access units
 //! with 90 kHz timestamps; BYE stops it.
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gb28181_rs::mock::MockFrameHub;
 use gb28181_rs::{AccessUnit as DeviceUnit, Gb28181Config, Gb28181Server, Nalu};
 use support::{DOMAIN, Node, free_port};
-use vfed_gb28181::{DeviceEvent, PlayError};
+use vfed_gb28181::{DeviceEvent, MediaTransport, PlayError};
 use vfed_media::Codec;
 use vfed_media::nal::split_annexb;
 
@@ -82,6 +82,16 @@ fn encoded_frames() -> Vec<DeviceUnit> {
 
 #[tokio::test]
 async fn udp_live_view_from_a_gb28181_rs_camera() {
+    live_view(MediaTransport::Udp).await;
+}
+
+/// TCP passive: vfed listens, the camera connects and frames RTP with `$`.
+#[tokio::test]
+async fn tcp_passive_live_view_from_a_gb28181_rs_camera() {
+    live_view(MediaTransport::TcpPassive).await;
+}
+
+async fn live_view(transport: MediaTransport) {
     let frames = encoded_frames();
     let node = Node::start(|options| {
         options.default_password = Some(PASSWORD.to_owned());
@@ -113,7 +123,11 @@ async fn udp_live_view_from_a_gb28181_rs_camera() {
         node.handle.play("34020000001320000099", CHANNEL).await,
         Err(PlayError::NotRegistered("34020000001320000099".into()))
     );
-    let started = node.handle.play(CAMERA, CHANNEL).await.unwrap();
+    let started = node
+        .handle
+        .play_over(CAMERA, CHANNEL, transport)
+        .await
+        .unwrap();
     assert_eq!(started.offered_ssrc.len(), 10);
     assert!(started.offered_ssrc.starts_with('0'), "{started:?}");
     // A second viewer joins the same session.
