@@ -38,7 +38,7 @@ pub(crate) struct Device {
 pub(crate) struct SentBy {
     pub udp: Option<String>,
     pub tcp: Option<String>,
-    /// The address media sockets bind (the UDP SIP socket's).
+    /// The address media sockets bind (the UDP SIP socket's, else the TCP one's).
     pub media_ip: Option<std::net::IpAddr>,
 }
 
@@ -201,6 +201,20 @@ impl Core {
         }
     }
 
+    /// Our sent-by on `transport`, if we serve it.
+    pub fn sent_by_for(&self, transport: Transport) -> Option<String> {
+        match transport {
+            Transport::Udp => self.sent_by.udp.clone(),
+            Transport::Tcp => self.sent_by.tcp.clone(),
+        }
+    }
+
+    /// Answers 400 with why.
+    pub async fn bad_request(&self, peer: &Peer, request: &Message, why: &str) {
+        self.answer(peer, request, 400, "Bad Request", Some(why), &[])
+            .await;
+    }
+
     /// Sends a device event to the sink.
     pub async fn emit(&self, event: DeviceEvent) {
         info!(device = event.device_id(), ?event, "gb28181: device");
@@ -213,11 +227,7 @@ impl Core {
             return;
         };
         let peer = device.peer;
-        let sent_by = match peer.transport() {
-            Transport::Udp => self.sent_by.udp.clone(),
-            Transport::Tcp => self.sent_by.tcp.clone(),
-        };
-        let Some(sent_by) = sent_by else {
+        let Some(sent_by) = self.sent_by_for(peer.transport()) else {
             return;
         };
         self.next_sn = self.next_sn.wrapping_add(1) % 1_000_000_000;

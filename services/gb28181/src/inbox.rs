@@ -19,9 +19,7 @@ impl Core {
         let from = request.headers.get("from").unwrap_or_default();
         let Some(device_id) = uri_user(from).map(str::to_owned) else {
             let text = "From: no SIP URI with a user part";
-            return self
-                .answer(&peer, request, 400, "Bad Request", Some(text), &[])
-                .await;
+            return self.bad_request(&peer, request, text).await;
         };
         let registered_ip = self.devices.get(&device_id).map(|d| d.peer.address().ip());
         match registered_ip {
@@ -43,16 +41,7 @@ impl Core {
         let body = match ManscdpBody::parse(&request.body) {
             Ok((body, _)) => body,
             Err(e) => {
-                return self
-                    .answer(
-                        &peer,
-                        request,
-                        400,
-                        "Bad Request",
-                        Some(&e.to_string()),
-                        &[],
-                    )
-                    .await;
+                return self.bad_request(&peer, request, &e.to_string()).await;
             }
         };
         self.answer(&peer, request, 200, "OK", None, &[]).await;

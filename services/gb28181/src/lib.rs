@@ -99,7 +99,7 @@ pub async fn serve(
     let sent_by = core::SentBy {
         udp: udp_address.map(sent_by),
         tcp: tcp_address.map(sent_by),
-        media_ip: udp_address.map(|a| a.ip()),
+        media_ip: udp_address.or(tcp_address).map(|a| a.ip()),
     };
     let (queue, inbound) = mpsc::channel(options.queue);
     let out = transport::start(

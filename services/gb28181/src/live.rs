@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -63,6 +63,9 @@ pub enum MediaTransport {
     /// RTP over TCP, vfed listening (`a=setup:passive`), the device
     /// connecting; RFC 4571 or `$` framing.
     TcpPassive,
+    /// RTP over TCP, the device listening (`a=setup:active`), vfed
+    /// connecting to the address its answer names after the ACK.
+    TcpActive,
 }
 
 /// A started live session.
@@ -124,39 +127,40 @@ impl Handle {
         channel_id: &str,
         transport: MediaTransport,
     ) -> Result<PlayStarted, PlayError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Play {
-                device_id: device_id.to_owned(),
-                channel_id: channel_id.to_owned(),
-                transport,
-                reply,
-            })
-            .await
-            .map_err(|_| PlayError::Local("the access point has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| PlayError::Local("the access point has stopped".into()))?
+        self.ask(|reply| Command::Play {
+            device_id: device_id.to_owned(),
+            channel_id: channel_id.to_owned(),
+            transport,
+            reply,
+        })
+        .await
     }
 
     /// Sends BYE and stops receiving `channel_id`.
     pub async fn stop(&self, channel_id: &str) -> Result<(), PlayError> {
+        self.ask(|reply| Command::Stop {
+            channel_id: channel_id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a command and waits for its reply.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, PlayError>>) -> Command,
+    ) -> Result<T, PlayError> {
+        let stopped = || PlayError::Local("the access point has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Stop {
-                channel_id: channel_id.to_owned(),
-                reply,
-            })
+            .send(command(reply))
             .await
-            .map_err(|_| PlayError::Local("the access point has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| PlayError::Local("the access point has stopped".into()))?
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
 /// A live session (one per channel).
-#[derive(Debug)]
 pub(crate) struct Session {
     device_id: String,
     call_id: String,
@@ -169,6 +173,8 @@ pub(crate) struct Session {
     stop: CancellationToken,
     sent_at: Instant,
     started: Option<PlayStarted>,
+    /// TCP active: the pipeline waiting for the device's address.
+    connect: Option<Pipeline>,
     waiters: Vec<oneshot::Sender<Result<PlayStarted, PlayError>>>,
 }
 
@@ -242,10 +248,11 @@ impl Core {
             return;
         };
         let peer = device.peer;
-        let (Some(sent_by), Some(media_ip)) = (self.sent_by.udp.clone(), self.sent_by.media_ip)
+        let (Some(sent_by), Some(media_ip)) =
+            (self.sent_by_for(peer.transport()), self.sent_by.media_ip)
         else {
             let _ = reply.send(Err(PlayError::Local(
-                "live view needs the UDP socket".into(),
+                "no SIP socket of the device's transport".into(),
             )));
             return;
         };
@@ -279,7 +286,11 @@ impl Core {
             &advertised,
             media.port(),
             &offered_ssrc,
-            transport == MediaTransport::TcpPassive,
+            match transport {
+                MediaTransport::Udp => None,
+                MediaTransport::TcpPassive => Some("passive"),
+                MediaTransport::TcpActive => Some("active"),
+            },
         );
         let domain = self.options.domain.clone();
         let session = Session {
@@ -298,6 +309,7 @@ impl Core {
             stop: CancellationToken::new(),
             sent_at: Instant::now(),
             started: None,
+            connect: None,
             waiters: vec![reply],
         };
         let mut invite = self.dialog_request(&session, Method::Invite, &sent_by, peer.transport());
@@ -312,7 +324,13 @@ impl Core {
         invite.headers.push("content-type", "APPLICATION/SDP");
         set_body(&mut invite, Bytes::from(body));
         let pipeline = Pipeline::new(channel_id.clone(), self.sinks.media.clone());
-        tokio::spawn(source.receive(pipeline, session.stop.clone()));
+        let mut session = session;
+        match source.kind {
+            SourceKind::TcpActive => session.connect = Some(pipeline),
+            _ => {
+                tokio::spawn(source.receive(pipeline, session.stop.clone()));
+            }
+        }
         info!(device = %device_id, channel = %channel_id, ssrc = %offered_ssrc, %media, "gb28181: INVITE");
         self.invites
             .insert(session.call_id.clone(), channel_id.clone());
@@ -356,6 +374,38 @@ impl Core {
             // Hikvision NCG answers its own y= (WVP#127): the collector follows whatever arrives.
             debug!(channel = channel_id, answered = ?answer.ssrc, "gb28181: device answered another SSRC");
         }
+        if let Some(pipeline) = session.connect.take() {
+            // TCP active: the device listens where its answer says.
+            let ip = answer
+                .address
+                .as_deref()
+                .and_then(|a| a.parse().ok())
+                .or_else(|| {
+                    self.devices
+                        .get(&session.device_id)
+                        .map(|d| d.peer.address().ip())
+                });
+            match (ip, answer.port) {
+                (Some(ip), Some(port)) => {
+                    session.media = SocketAddr::new(ip, port);
+                    tokio::spawn(connect_and_receive(
+                        session.media,
+                        pipeline,
+                        session.stop.clone(),
+                    ));
+                }
+                _ => {
+                    let error = PlayError::Refused {
+                        code,
+                        reason:
+                            "the answer names no address and port to connect to (a=setup:active)"
+                                .into(),
+                    };
+                    self.end_session(channel_id, Err(error));
+                    return;
+                }
+            }
+        }
         let started = PlayStarted {
             offered_ssrc: session.offered_ssrc.clone(),
             answered_ssrc: answer.ssrc,
@@ -366,7 +416,7 @@ impl Core {
         let Some(peer) = self.devices.get(&session.device_id).map(|d| d.peer) else {
             return;
         };
-        let Some(sent_by) = self.sent_by.udp.clone() else {
+        let Some(sent_by) = self.sent_by_for(peer.transport()) else {
             return;
         };
         let Some(session) = self.sessions.get(channel_id) else {
@@ -389,7 +439,7 @@ impl Core {
         let peer = self.devices.get(&session.device_id).map(|d| d.peer);
         if let (Some(peer), Some(sent_by), Some(session)) = (
             peer,
-            self.sent_by.udp.clone(),
+            peer.and_then(|p| self.sent_by_for(p.transport())),
             self.sessions.get(channel_id),
         ) {
             let bye = self.dialog_request(session, Method::Bye, &sent_by, peer.transport());
@@ -476,6 +526,7 @@ struct MediaSource {
 enum SourceKind {
     Udp(UdpSocket),
     TcpPassive(TcpListener),
+    TcpActive,
 }
 
 impl MediaSource {
@@ -483,10 +534,13 @@ impl MediaSource {
         let kind = match transport {
             MediaTransport::Udp => SourceKind::Udp(UdpSocket::bind(address).await?),
             MediaTransport::TcpPassive => SourceKind::TcpPassive(TcpListener::bind(address).await?),
+            MediaTransport::TcpActive => SourceKind::TcpActive,
         };
         let address = match &kind {
             SourceKind::Udp(socket) => socket.local_addr()?,
             SourceKind::TcpPassive(listener) => listener.local_addr()?,
+            // The discard port, as GB/T 28181 offers with setup:active.
+            SourceKind::TcpActive => SocketAddr::new(address.ip(), 9),
         };
         Ok(Self { address, kind })
     }
@@ -504,23 +558,50 @@ impl MediaSource {
                 pipeline.packet(&buffer[..length]).await;
             },
             SourceKind::TcpPassive(listener) => {
-                let mut stream = tokio::select! {
+                let stream = tokio::select! {
                     () = stop.cancelled() => return,
                     r = listener.accept() => match r { Ok((stream, _)) => stream, Err(_) => return },
                 };
                 drop(listener);
-                let mut deframer = TcpDeframer::new();
-                loop {
-                    let length = tokio::select! {
-                        () = stop.cancelled() => return,
-                        r = stream.read(&mut buffer) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
-                    };
-                    deframer.push(&buffer[..length]);
-                    while let Some(packet) = deframer.next_packet() {
-                        pipeline.packet(&packet).await;
-                    }
-                }
+                read_tcp(stream, pipeline, stop).await;
             }
+            SourceKind::TcpActive => {}
+        }
+    }
+}
+
+/// TCP active: connects to the device (bounded wait) and reads.
+async fn connect_and_receive(target: SocketAddr, pipeline: Pipeline, stop: CancellationToken) {
+    let connect = tokio::time::timeout(INVITE_TIMEOUT, TcpStream::connect(target));
+    let stream = tokio::select! {
+        () = stop.cancelled() => return,
+        r = connect => match r {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                warn!(%target, error = %e, "gb28181: media connection to the device failed");
+                return;
+            }
+            Err(_) => {
+                warn!(%target, "gb28181: media connection to the device timed out");
+                return;
+            }
+        },
+    };
+    read_tcp(stream, pipeline, stop).await;
+}
+
+/// Reads framed RTP from a media connection until it ends or `stop`.
+async fn read_tcp(mut stream: TcpStream, mut pipeline: Pipeline, stop: CancellationToken) {
+    let mut buffer = vec![0u8; 65_536];
+    let mut deframer = TcpDeframer::new();
+    loop {
+        let length = tokio::select! {
+            () = stop.cancelled() => return,
+            r = stream.read(&mut buffer) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
+        };
+        deframer.push(&buffer[..length]);
+        while let Some(packet) = deframer.next_packet() {
+            pipeline.packet(&packet).await;
         }
     }
 }

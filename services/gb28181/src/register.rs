@@ -19,17 +19,13 @@ impl Core {
         let from = request.headers.get("from").unwrap_or_default();
         let Some(device_id) = uri_user(from).filter(|user| GbCode::parse(user).is_ok()) else {
             let text = "From: the user part must be the device's 20-digit GB/T 28181 ID";
-            return self
-                .answer(&peer, request, 400, "Bad Request", Some(text), &[])
-                .await;
+            return self.bad_request(&peer, request, text).await;
         };
         let device_id = device_id.to_owned();
         let asked = match requested_expires(request) {
             Ok(asked) => asked,
             Err(text) => {
-                return self
-                    .answer(&peer, request, 400, "Bad Request", Some(text), &[])
-                    .await;
+                return self.bad_request(&peer, request, text).await;
             }
         };
         let Some(password) = self.options.password_of(&device_id).map(str::to_owned) else {
@@ -45,16 +41,7 @@ impl Core {
         let credentials = match Credentials::parse(authorization) {
             Ok(credentials) => credentials,
             Err(e) => {
-                return self
-                    .answer(
-                        &peer,
-                        request,
-                        400,
-                        "Bad Request",
-                        Some(&e.to_string()),
-                        &[],
-                    )
-                    .await;
+                return self.bad_request(&peer, request, &e.to_string()).await;
             }
         };
         if !self.nonces.check(&device_id, &credentials.nonce) {

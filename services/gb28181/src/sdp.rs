@@ -2,13 +2,22 @@
 //! offers (`s=Play`, PS over RTP, `y=` SSRC, `f=`) and what it reads of the
 //! device's answer.
 
-/// The offer for a live stream to `address`:`port`, over UDP, or over TCP
-/// with vfed listening (`a=setup:passive`: the device connects).
-pub fn live_offer(server_id: &str, address: &str, port: u16, ssrc: &str, tcp: bool) -> String {
-    let (protocol, setup) = if tcp {
-        ("TCP/RTP/AVP", "a=setup:passive\r\na=connection:new\r\n")
-    } else {
-        ("RTP/AVP", "")
+/// The offer for a live stream to `address`:`port`, over UDP (`setup`
+/// `None`), or over TCP with vfed `passive` (listening, the device
+/// connects) or `active` (connecting to the device).
+pub fn live_offer(
+    server_id: &str,
+    address: &str,
+    port: u16,
+    ssrc: &str,
+    setup: Option<&str>,
+) -> String {
+    let (protocol, setup) = match setup {
+        Some(role) => (
+            "TCP/RTP/AVP",
+            format!("a=setup:{role}\r\na=connection:new\r\n"),
+        ),
+        None => ("RTP/AVP", String::new()),
     };
     format!(
         "v=0\r\no={server_id} 0 0 IN IP4 {address}\r\ns=Play\r\nc=IN IP4 {address}\r\nt=0 0\r\n\
@@ -58,7 +67,7 @@ mod tests {
             "127.0.0.1",
             30000,
             "0200000001",
-            false,
+            None,
         );
         assert!(offer.contains("m=video 30000 RTP/AVP 96") && offer.contains("y=0200000001\r\n"));
         let tcp = live_offer(
@@ -66,7 +75,7 @@ mod tests {
             "127.0.0.1",
             30000,
             "0200000001",
-            true,
+            Some("passive"),
         );
         assert!(
             tcp.contains("m=video 30000 TCP/RTP/AVP 96") && tcp.contains("a=setup:passive\r\n")

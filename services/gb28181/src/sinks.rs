@@ -112,7 +112,7 @@ pub trait CatalogSink: Send + Sync + 'static {
 
 /// Receives the access units of a channel's live stream, as the RTSP
 /// gateway's subscribers do, while a live session started by
-/// [`crate::Handle::play`] runs (UDP or TCP passive, docs/gb28181.md).
+/// [`crate::Handle::play`] runs (docs/gb28181.md).
 #[async_trait]
 pub trait MediaSink: Send + Sync + 'static {
     /// The stream's codec and parameter sets, before its first unit and on change.
