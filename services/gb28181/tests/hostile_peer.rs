@@ -164,6 +164,10 @@ async fn garbage_oversize_and_flood_change_nothing() {
         .replace("REGISTER sip:", "INVITE sip:")
         .replace("6 REGISTER", "6 INVITE");
     assert_eq!(status(&exchange(&peer, invite.as_bytes()).await), 405);
+    let bye = register(7, None)
+        .replace("REGISTER sip:", "BYE sip:")
+        .replace("7 REGISTER", "7 BYE");
+    assert_eq!(status(&exchange(&peer, bye.as_bytes()).await), 481);
 
     // A bounded flood: 20,000 datagrams of noise from several sockets.
     for _ in 0..4 {
