@@ -96,6 +96,17 @@ pub async fn serve(
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
+    let wildcard = [udp_address, tcp_address]
+        .into_iter()
+        .flatten()
+        .any(|a| a.ip().is_unspecified());
+    if wildcard && options.advertise_host.is_none() {
+        return Err(OptionsError::Invalid {
+            field: "advertise_host",
+            rule: "required when a socket is bound to a wildcard address (devices must be told where to send)".into(),
+        }
+        .into());
+    }
     let sent_by = core::SentBy {
         udp: udp_address.map(sent_by),
         tcp: tcp_address.map(sent_by),

@@ -231,3 +231,46 @@ async fn tcp_framing_abuse_closes_the_connection() {
     assert_eq!(node.recorder.events(), []);
     node.stop().await;
 }
+
+/// Options are checked before anything is served: each refusal names the field.
+#[tokio::test]
+async fn bad_options_are_refused_with_the_field() {
+    use tokio_util::sync::CancellationToken;
+    use vfed_gb28181::{Options, RunError, Sockets, run};
+    let sinks = || {
+        let recorder = std::sync::Arc::new(support::Recorder::default());
+        vfed_gb28181::Sinks {
+            devices: recorder.clone(),
+            catalog: recorder.clone(),
+            media: recorder,
+        }
+    };
+    let cases: [(Options, &str); 3] = [
+        (Options::new("34020000001320000001", DOMAIN), "server_id"),
+        (Options::new(SERVER_ID, "bad domain!"), "domain"),
+        (Options::new(SERVER_ID, DOMAIN), "advertise_host"),
+    ];
+    for (options, field) in cases {
+        let udp = UdpSocket::bind("0.0.0.0:0").await.unwrap();
+        let sockets = Sockets {
+            udp: Some(udp),
+            tcp: None,
+        };
+        let serving = run(options, sockets, sinks(), CancellationToken::new());
+        let error = tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .expect("refused at once, not served")
+            .unwrap_err();
+        assert!(matches!(&error, RunError::Options(_)), "{error}");
+        assert!(error.to_string().contains(field), "{error}");
+    }
+    let error = run(
+        Options::new(SERVER_ID, DOMAIN),
+        Sockets::default(),
+        sinks(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, RunError::NoSocket), "{error}");
+}
