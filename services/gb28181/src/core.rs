@@ -15,6 +15,7 @@ use crate::digest::Nonces;
 use crate::live::{Command, Session};
 use crate::manscdp::query::{QueryKind, query_body};
 use crate::options::Options;
+use crate::retransmit::Retransmissions;
 use crate::sinks::{DeviceEvent, Sinks, Transport};
 use crate::sip::build::{OutgoingRequest, response};
 use crate::sip::{Message, Method, StartLine};
@@ -54,6 +55,7 @@ pub(crate) struct Core {
     pub sessions: HashMap<String, Session>,
     pub invites: HashMap<String, String>,
     pub next_ssrc: u32,
+    pub retransmissions: Retransmissions,
     next_sn: u32,
     next_cseq: u32,
 }
@@ -72,6 +74,7 @@ impl Core {
             sessions: HashMap::new(),
             invites: HashMap::new(),
             next_ssrc: 0,
+            retransmissions: Retransmissions::default(),
             next_sn: rand::random::<u16>().into(),
             next_cseq: 1,
             options,
@@ -137,6 +140,9 @@ impl Core {
             StartLine::Request { method, .. } => method.clone(),
             StartLine::Response { code, .. } => {
                 debug!(from = %peer.address(), code, cseq = ?message.cseq(), "gb28181: response");
+                if let Some(call_id) = message.call_id() {
+                    self.retransmissions.answered(call_id);
+                }
                 let channel = message
                     .call_id()
                     .and_then(|id| self.invites.get(id))
@@ -198,6 +204,15 @@ impl Core {
         let reply = response(request, code, reason, &self.local_tag, &extra);
         if let Err(e) = self.out.send(peer, reply.to_bytes()).await {
             debug!(to = %peer.address(), error = %e, "gb28181: answer not sent");
+        }
+    }
+
+    /// Sends a request of ours, kept for retransmission over UDP.
+    pub async fn send_request(&mut self, peer: &Peer, call_id: &str, bytes: Vec<u8>) {
+        self.retransmissions
+            .sent(call_id, *peer, bytes.clone(), Instant::now());
+        if let Err(e) = self.out.send(peer, bytes).await {
+            warn!(to = %peer.address(), error = %e, "gb28181: request not sent");
         }
     }
 
@@ -274,9 +289,7 @@ impl Core {
             kind = kind.cmd_type(),
             "gb28181: query"
         );
-        if let Err(e) = self.out.send(&peer, request.to_bytes()).await {
-            warn!(device = device_id, error = %e, "gb28181: query not sent");
-        }
+        self.send_request(&peer, &call_id, request.to_bytes()).await;
     }
 
     /// Offline devices, ended registrations, timed-out catalogs.
@@ -316,6 +329,11 @@ impl Core {
             .await;
         }
         self.expire_invites(now);
+        for (peer, bytes) in self.retransmissions.due(now) {
+            if let Err(e) = self.out.send(&peer, bytes).await {
+                debug!(to = %peer.address(), error = %e, "gb28181: retransmission not sent");
+            }
+        }
         for report in self.catalogs.expire(now) {
             warn!(device = %report.device_id, sn = report.sn, outcome = ?report.outcome, "gb28181: catalog incomplete");
             self.sinks.catalog.catalog(report).await;

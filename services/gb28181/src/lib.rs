@@ -20,6 +20,7 @@ pub mod manscdp;
 mod options;
 pub mod ps;
 mod register;
+mod retransmit;
 pub mod rtp;
 pub mod sdp;
 mod sinks;

@@ -334,10 +334,9 @@ impl Core {
         info!(device = %device_id, channel = %channel_id, ssrc = %offered_ssrc, %media, "gb28181: INVITE");
         self.invites
             .insert(session.call_id.clone(), channel_id.clone());
+        let call_id = session.call_id.clone();
         self.sessions.insert(channel_id, session);
-        if let Err(e) = self.out.send(&peer, invite.to_bytes()).await {
-            warn!(device = %device_id, error = %e, "gb28181: INVITE not sent");
-        }
+        self.send_request(&peer, &call_id, invite.to_bytes()).await;
     }
 
     /// A response to one of our INVITEs.
@@ -443,9 +442,8 @@ impl Core {
             self.sessions.get(channel_id),
         ) {
             let bye = self.dialog_request(session, Method::Bye, &sent_by, peer.transport());
-            if let Err(e) = self.out.send(&peer, bye.to_bytes()).await {
-                warn!(channel = channel_id, error = %e, "gb28181: BYE not sent");
-            }
+            let call_id = session.call_id.clone();
+            self.send_request(&peer, &call_id, bye.to_bytes()).await;
         }
         self.end_session(
             channel_id,

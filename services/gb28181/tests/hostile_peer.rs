@@ -12,7 +12,7 @@ use support::{DOMAIN, Node, PASSWORD, SERVER_ID};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use vfed_gb28181::digest::md5_hex;
-use vfed_gb28181::sip::{Limits, parse_message};
+use vfed_gb28181::sip::{Limits, Message, parse_message};
 
 const CAMERA: &str = "34020000001320000001";
 
@@ -273,4 +273,61 @@ async fn bad_options_are_refused_with_the_field() {
     .await
     .unwrap_err();
     assert!(matches!(error, RunError::NoSocket), "{error}");
+}
+
+/// A device on a lossy network: it lets the node's queries go unanswered
+/// at first. Each is sent again (same Call-ID and CSeq) until answered,
+/// and not after.
+#[tokio::test]
+async fn unanswered_queries_are_sent_again_until_answered() {
+    use vfed_gb28181::sip::build::response;
+    let node = Node::start(|options| options.query_on_register = true).await;
+    let device = device_socket(&node).await;
+    let challenge = exchange(&device, register(1, None).as_bytes()).await;
+    let nonce = nonce(&challenge);
+    let uri = format!("sip:{SERVER_ID}@{DOMAIN}");
+    let ha1 = md5_hex(&format!("{CAMERA}:{DOMAIN}:{PASSWORD}"));
+    let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+    let digest = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+    let header = format!(
+        "Digest username=\"{CAMERA}\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{digest}\""
+    );
+    assert_eq!(
+        status(&exchange(&device, register(2, Some(&header)).as_bytes()).await),
+        200
+    );
+
+    // Listen 1.8 s without answering: Catalog, DeviceInfo, DeviceStatus, each again.
+    let mut seen: Vec<Message> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1800);
+    let mut buffer = vec![0u8; 65_536];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, device.recv(&mut buffer)).await {
+        seen.push(parse_message(&buffer[..n], &Limits::default(), true).unwrap());
+    }
+    let mut calls: Vec<&str> = seen.iter().map(|m| m.call_id().unwrap()).collect();
+    calls.sort();
+    calls.dedup();
+    assert_eq!(calls.len(), 3, "three queries");
+    for call in &calls {
+        let copies: Vec<&Message> = seen.iter().filter(|m| m.call_id() == Some(call)).collect();
+        assert!(
+            copies.len() >= 2,
+            "query {call} sent {} times",
+            copies.len()
+        );
+        assert!(
+            copies.windows(2).all(|p| p[0] == p[1]),
+            "a retransmission differs"
+        );
+    }
+    // Answered, they stop.
+    for call in &calls {
+        let request = seen.iter().find(|m| m.call_id() == Some(call)).unwrap();
+        device
+            .send(&response(request, 200, "OK", "dev", &[]).to_bytes())
+            .await
+            .unwrap();
+    }
+    nothing_within(&device, Duration::from_millis(1500)).await;
+    node.stop().await;
 }
