@@ -65,6 +65,19 @@ fn nonce(challenge: &str) -> String {
     value[start..].split('"').next().unwrap().to_owned()
 }
 
+/// An Authorization header as old devices send it (no algorithm, no qop;
+/// the uri naming the server ID), and its response.
+fn plain_digest(nonce: &str) -> (String, String) {
+    let uri = format!("sip:{SERVER_ID}@{DOMAIN}");
+    let ha1 = md5_hex(&format!("{CAMERA}:{DOMAIN}:{PASSWORD}"));
+    let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+    let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
+    let header = format!(
+        "Digest username=\"{CAMERA}\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\""
+    );
+    (header, response)
+}
+
 async fn device_socket(node: &Node) -> UdpSocket {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(node.udp).await.unwrap();
@@ -80,13 +93,7 @@ async fn digest_without_algorithm_or_qop_registers() {
     assert_eq!(status(&challenge), 401);
     assert!(challenge.contains("algorithm=MD5"), "{challenge}");
     let nonce = nonce(&challenge);
-    let uri = format!("sip:{SERVER_ID}@{DOMAIN}");
-    let ha1 = md5_hex(&format!("{CAMERA}:{DOMAIN}:{PASSWORD}"));
-    let ha2 = md5_hex(&format!("REGISTER:{uri}"));
-    let response = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
-    let header = format!(
-        "Digest username=\"{CAMERA}\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\""
-    );
+    let (header, response) = plain_digest(&nonce);
     // A forged response first: 403, nothing registered.
     let forged = header.replace(&response, &md5_hex("forged"));
     assert_eq!(
@@ -284,14 +291,7 @@ async fn unanswered_queries_are_sent_again_until_answered() {
     let node = Node::start(|options| options.query_on_register = true).await;
     let device = device_socket(&node).await;
     let challenge = exchange(&device, register(1, None).as_bytes()).await;
-    let nonce = nonce(&challenge);
-    let uri = format!("sip:{SERVER_ID}@{DOMAIN}");
-    let ha1 = md5_hex(&format!("{CAMERA}:{DOMAIN}:{PASSWORD}"));
-    let ha2 = md5_hex(&format!("REGISTER:{uri}"));
-    let digest = md5_hex(&format!("{ha1}:{nonce}:{ha2}"));
-    let header = format!(
-        "Digest username=\"{CAMERA}\", realm=\"{DOMAIN}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{digest}\""
-    );
+    let (header, _) = plain_digest(&nonce(&challenge));
     assert_eq!(
         status(&exchange(&device, register(2, Some(&header)).as_bytes()).await),
         200
