@@ -52,6 +52,8 @@ test_deps=(
   "python3:-"
   "python3-gi:-"
   "ffmpeg:ffprobe"
+  # GB/T 28181 device access: SIPp plays the quirky devices (services/gb28181/tests).
+  "sip-tester:sipp"
 )
 
 case "$profile" in

@@ -14,6 +14,7 @@
 //!   open-ended and coverage-guided.
 #![forbid(unsafe_code)]
 
+pub mod gb28181;
 pub mod mutate;
 pub mod run;
 pub mod seeds;
