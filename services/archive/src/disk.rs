@@ -64,7 +64,8 @@ pub struct DiskStatus {
     pub volume_bytes: u64,
     /// Bytes the archive may still write.
     pub free_bytes: u64,
-    /// Share of the volume not available to the archive, 0 to 1.
+    /// Share of the volume in use, 0 to 1, as `df` counts Use% (used
+    /// over used plus available).
     pub used_fraction: f64,
 }
 
@@ -141,13 +142,15 @@ impl Archive {
     /// sets or clears the disk alarm.
     pub async fn check_disk(&self) {
         let dir = self.dir().to_path_buf();
-        let Ok((total, _, free)) = tokio::task::spawn_blocking(move || volume(&dir)).await else {
+        let Ok((total, used_bytes, free)) = tokio::task::spawn_blocking(move || volume(&dir)).await
+        else {
             return;
         };
-        let used = if total == 0 {
+        // As `df` counts Use%: the root reserve is neither used nor available.
+        let used = if used_bytes + free == 0 {
             0.0
         } else {
-            1.0 - free as f64 / total as f64
+            used_bytes as f64 / (used_bytes + free) as f64
         };
         let (warn, critical) = (self.options().disk_warn, self.options().disk_critical);
         let full = self.inner.disk.full.load(Ordering::Relaxed);
