@@ -353,8 +353,17 @@ impl Recorder {
             Err(e) => {
                 let cause = self.storage_error(&e);
                 let since = open.file.end_unix_ms();
-                self.open = Some(open);
-                self.close(&cause).await;
+                if open.file.fragments() == 0 {
+                    // A file without video is not kept: a full disk would leave one per GOP.
+                    let file = open.file;
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || file.discard()).await {
+                        tracing::warn!(stream = %self.name, error = %e, "archive: empty file not removed; recovery removes it at the next start");
+                    }
+                    self.archive.set_status(&self.name, None);
+                } else {
+                    self.open = Some(open);
+                    self.close(&cause).await;
+                }
                 self.archive.interrupt(&self.name, since, &cause);
             }
         }

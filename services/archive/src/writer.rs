@@ -157,6 +157,15 @@ impl RecordingFile {
         Ok(entry)
     }
 
+    /// Removes a file that holds no fragment yet (no video is lost).
+    pub fn discard(self) -> std::io::Result<()> {
+        let index = layout::index_path(&self.media_path);
+        drop(self.media);
+        drop(self.index);
+        std::fs::remove_file(&self.media_path)?;
+        std::fs::remove_file(index)
+    }
+
     /// Writes the closing line; returns the manifest.
     pub fn close(mut self, reason: &str) -> std::io::Result<Manifest> {
         index::append(
