@@ -54,24 +54,6 @@ struct Candidate {
     index: Index,
 }
 
-/// The `.idx` files of a stream directory, oldest first, with their starts.
-fn index_files(stream_dir: &Path) -> std::io::Result<Vec<(i64, PathBuf)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(stream_dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "idx")
-            && let Some(start) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse::<i64>().ok())
-        {
-            out.push((start, path));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Closed files that started before `cutoff` or may fall in a hold, with
 /// the number of files a hold covers. Only those indexes are read: a
 /// file's start is its name, and it ends before the next one starts.
@@ -83,7 +65,7 @@ fn scan(
 ) -> std::io::Result<(Vec<Candidate>, u64)> {
     let (mut out, mut held) = (Vec::new(), 0);
     for (device_id, profile, dir) in layout::streams(root)? {
-        let files = index_files(&dir)?;
+        let files = layout::index_files(&dir)?;
         for (i, (start, index_path)) in files.iter().enumerate() {
             let end_bound = files.get(i + 1).map_or(i64::MAX, |(next, _)| *next);
             let past = *start < cutoff;

@@ -14,6 +14,11 @@ use vfed_relay::{Resolver, Route};
 pub struct Records(pub Arc<Mutex<Vec<AuditRecord>>>);
 
 impl Records {
+    /// Every record, in order.
+    pub fn actions(&self) -> Vec<AuditRecord> {
+        self.0.lock().unwrap().clone()
+    }
+
     /// The records of `action`, in order.
     pub fn with_action(&self, action: &str) -> Vec<AuditRecord> {
         let all = self.0.lock().unwrap();
