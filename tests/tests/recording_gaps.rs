@@ -14,41 +14,10 @@ use std::time::Duration;
 use common::*;
 use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::auth::v1::Role;
-use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::retrieval::v1 as rpb;
 use vfed_proto::retrieval::v1::retrieval_client::RetrievalClient;
-use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
-
-/// `vfedctl <args> -o json` against `node` with the harness's admin certificate.
-async fn vfedctl(
-    node: &TestNode,
-    pki: &TestPki,
-    args: &[&str],
-) -> anyhow::Result<serde_json::Value> {
-    let (cert, key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
-    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
-        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
-        .arg("--endpoint")
-        .arg(format!("https://{}", node.grpc_addr))
-        .arg("--ca")
-        .arg(pki.ca())
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(key)
-        .args(["--server-id", node.id(), "--timeout", "5s"])
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "vfedctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
-}
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp() * 1000
@@ -69,17 +38,15 @@ async fn a_camera_away_20_s_is_one_gap_with_its_cause_and_recording_resumes() ->
     )
     .await?;
     let device = naidong_camera(1);
-    let mut spec = device_spec(&device, true);
-    spec.streams = Some(pb::StreamSources {
-        main_url: camera.url("/h264"),
-        sub_url: String::new(),
-    });
-    RegistryClient::new(county.channel(&pki)?)
-        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
-        .await?;
+    register_camera(
+        &mut RegistryClient::new(county.channel(&pki)?),
+        &device,
+        camera.url("/h264"),
+    )
+    .await?;
 
     let listed = eventually("5 s recorded", Duration::from_secs(40), || async {
-        let list = vfedctl(&county, &pki, &["recordings", "list", &device])
+        let list = vfedctl_json(&pki, &county, &["recordings", "list", &device])
             .await
             .ok();
         Ok(list.filter(|l| {
@@ -95,7 +62,7 @@ async fn a_camera_away_20_s_is_one_gap_with_its_cause_and_recording_resumes() ->
     assert_eq!(listed["device_id"], device.as_str());
     assert_eq!(listed["profile"], "main");
     let span_start = listed["spans"][0]["start_unix_ms"].as_i64().unwrap();
-    let status = vfedctl(&county, &pki, &["recordings", "status"]).await?;
+    let status = vfedctl_json(&pki, &county, &["recordings", "status"]).await?;
     // This machine's disk may be over 90% (warn), never critical here.
     let state = status["disk_state"].as_str().unwrap();
     assert!(state == "ok" || state == "warn", "{status}");
@@ -164,7 +131,7 @@ async fn a_camera_away_20_s_is_one_gap_with_its_cause_and_recording_resumes() ->
     camera.restart().await?;
     let restarted_at = now_ms();
     let after = eventually("recording resumed", Duration::from_secs(60), || async {
-        let list = vfedctl(&county, &pki, &["recordings", "list", &device])
+        let list = vfedctl_json(&pki, &county, &["recordings", "list", &device])
             .await
             .ok();
         Ok(list.filter(|l| {
@@ -200,7 +167,9 @@ async fn a_camera_away_20_s_is_one_gap_with_its_cause_and_recording_resumes() ->
 
     // The next retention sweep (every minute) counts the held files.
     let status = eventually("held files counted", Duration::from_secs(90), || async {
-        let s = vfedctl(&county, &pki, &["recordings", "status"]).await.ok();
+        let s = vfedctl_json(&pki, &county, &["recordings", "status"])
+            .await
+            .ok();
         Ok(s.filter(|s| s["held_files"].as_u64().unwrap_or(0) >= 1))
     })
     .await?;
