@@ -14,19 +14,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{NoRoutes, Records, poll_until};
+use support::{DEVICE, NODE, Records, looping_camera, poll_until};
 use tokio_util::sync::CancellationToken;
 use vfed_archive::disk::DiskState;
 use vfed_archive::{Archive, ArchiveOptions, layout};
-use vfed_media::AnnexBFile;
-use vfed_relay::{Relay, RelayOptions, StreamKey};
-
-const CLIP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../crates/media/assets/demo-720p25.h264"
-);
-const NODE: &str = "54050200002000000001";
-const DEVICE: &str = "54050200001320000001";
 
 /// A tmpfs mounted for the test, unmounted when dropped (a failing test too).
 struct Mounted {
@@ -120,18 +111,7 @@ impl Recording {
         options.disk_warn = 0.5;
         options.disk_critical = disk_critical;
         let records = Records::default();
-        let relay = Relay::new(
-            NODE,
-            "vfed.test",
-            None,
-            [],
-            Arc::new(NoRoutes),
-            RelayOptions::default(),
-        );
-        let (metadata, units) = AnnexBFile::read(CLIP).unwrap();
-        let camera = CancellationToken::new();
-        let key = StreamKey::new(DEVICE, "main").unwrap();
-        vfed_relay::source::spawn_looping(relay.publish(&key), metadata, units, camera.clone());
+        let (relay, camera) = looping_camera();
         let archive = Archive::open(options, Arc::new(records.clone()))
             .await
             .unwrap();

@@ -9,20 +9,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{NoRoutes, Records, poll_until};
+use support::{DEVICE, NODE, Records, looping_camera, poll_until};
 use tokio_util::sync::CancellationToken;
 use vfed_archive::index::{Header, Index};
 use vfed_archive::writer::{Fragment, RecordingFile};
 use vfed_archive::{Archive, ArchiveOptions, layout, verify};
-use vfed_media::AnnexBFile;
-use vfed_relay::{Relay, RelayOptions, StreamKey};
-
-const CLIP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../crates/media/assets/demo-720p25.h264"
-);
-const NODE: &str = "54050200002000000001";
-const DEVICE: &str = "54050200001320000001";
 
 fn options(dir: &std::path::Path) -> ArchiveOptions {
     let mut options = ArchiveOptions::new(dir, NODE);
@@ -36,18 +27,7 @@ fn options(dir: &std::path::Path) -> ArchiveOptions {
 async fn records_verifies_detects_tampering_and_recovers_a_torn_file() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let records = Records::default();
-    let relay = Relay::new(
-        NODE,
-        "vfed.test",
-        None,
-        [],
-        Arc::new(NoRoutes),
-        RelayOptions::default(),
-    );
-    let (metadata, units) = AnnexBFile::read(CLIP)?;
-    let camera = CancellationToken::new();
-    let key = StreamKey::new(DEVICE, "main")?;
-    vfed_relay::source::spawn_looping(relay.publish(&key), metadata, units, camera.clone());
+    let (relay, camera) = looping_camera();
 
     let archive = Archive::open(options(dir.path()), Arc::new(records.clone())).await?;
     let stop = CancellationToken::new();

@@ -5,9 +5,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use vfed_audit::AuditRecord;
 use vfed_auth::{AuditSink, BoxFuture};
-use vfed_relay::{Resolver, Route};
+use vfed_media::AnnexBFile;
+use vfed_relay::{Relay, RelayOptions, Resolver, Route, StreamKey};
+
+/// The demo clip: real H.264, 720p at 25 fps.
+pub const CLIP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../crates/media/assets/demo-720p25.h264"
+);
+/// The recording node.
+pub const NODE: &str = "54050200002000000001";
+/// The camera.
+pub const DEVICE: &str = "54050200001320000001";
 
 /// Keeps every record, as the node's audit trail would.
 #[derive(Clone, Default)]
@@ -56,4 +68,22 @@ pub async fn poll_until(what: &str, limit: Duration, mut check: impl FnMut() -> 
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A relay at [`NODE`] carrying [`DEVICE`]'s main stream, the demo clip
+/// looped at real-time pace until the token is cancelled.
+pub fn looping_camera() -> (Relay, CancellationToken) {
+    let relay = Relay::new(
+        NODE,
+        "vfed.test",
+        None,
+        [],
+        Arc::new(NoRoutes),
+        RelayOptions::default(),
+    );
+    let (metadata, units) = AnnexBFile::read(CLIP).unwrap();
+    let camera = CancellationToken::new();
+    let key = StreamKey::new(DEVICE, "main").unwrap();
+    vfed_relay::source::spawn_looping(relay.publish(&key), metadata, units, camera.clone());
+    (relay, camera)
 }
