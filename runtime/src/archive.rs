@@ -39,6 +39,8 @@ pub async fn open(
     options.file_duration = section.file_duration;
     options.seal = section.seal;
     options.profiles = section.profiles.clone();
+    options.disk_warn = section.disk_warn;
+    options.disk_critical = section.disk_critical;
     let archive = Archive::open(
         options,
         Arc::new(crate::audit_sink::TrailSink(audit.clone())),
@@ -51,4 +53,12 @@ pub async fn open(
         archive,
         stop: CancellationToken::new(),
     }))
+}
+
+impl NodeArchive {
+    /// Keeps what `retrieval`'s approved requests hold past retention.
+    pub fn hold_for(&self, retrieval: vfed_retrieval::RetrievalService) {
+        self.archive
+            .set_holds(Arc::new(crate::retrieval_holds::RetrievalHolds(retrieval)));
+    }
 }

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod archive_metrics;
 mod audit_sink;
 mod call_log;
 mod cameras;
@@ -22,6 +23,7 @@ mod fd_limit;
 mod grpc;
 mod http;
 mod open_store;
+mod retrieval_holds;
 mod routing;
 mod subscribers;
 mod tls;
@@ -305,6 +307,9 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         },
     );
 
+    if let Some(archive) = &archive {
+        archive.hold_for(services.retrieval.clone());
+    }
     let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
     let server_config =
@@ -332,6 +337,11 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let mut media_routes = relay.hls;
     if let Some(archive) = &archive {
         media_routes = media_routes.merge(archive.routes.clone());
+        tasks.spawn(archive_metrics::register(
+            &mut metrics_registry,
+            archive.archive.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(
             archive
                 .archive

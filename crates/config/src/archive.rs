@@ -33,6 +33,14 @@ pub struct ArchiveConfig {
     pub seal: bool,
     /// Stream profiles recorded (`main`, `sub`).
     pub profiles: Vec<String>,
+    /// Share of the archive volume used (a fraction or a percent) at which
+    /// the node warns: metric, `recordings status`, log, audit record.
+    #[serde(with = "crate::fraction")]
+    pub disk_warn: f64,
+    /// Share of the archive volume used at which new recording stops with
+    /// an alarm (nothing inside retention is deleted to make room, R14.6).
+    #[serde(with = "crate::fraction")]
+    pub disk_critical: f64,
 }
 
 impl Default for ArchiveConfig {
@@ -44,6 +52,8 @@ impl Default for ArchiveConfig {
             file_duration: Duration::from_secs(60),
             seal: true,
             profiles: vec!["main".to_owned()],
+            disk_warn: 0.90,
+            disk_critical: 0.98,
         }
     }
 }
@@ -94,11 +104,37 @@ impl ArchiveConfig {
                 ));
             }
         }
+        self.validate_disk()?;
         if self.enabled && self.dir.as_os_str().is_empty() && store.data_dir.as_os_str().is_empty()
         {
             return Err(ConfigError::new(
                 "archive.dir",
                 "must be set when store.data_dir is empty (R14.6)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ArchiveConfig {
+    /// `0 < disk_warn < disk_critical <= 1`.
+    fn validate_disk(&self) -> Result<(), ConfigError> {
+        if !(self.disk_critical > 0.0 && self.disk_critical <= 1.0) {
+            return Err(ConfigError::new(
+                "archive.disk_critical",
+                format!(
+                    "{} is not a share of the volume: must be over 0 and at most 1 (100%)",
+                    self.disk_critical
+                ),
+            ));
+        }
+        if !(self.disk_warn > 0.0 && self.disk_warn < self.disk_critical) {
+            return Err(ConfigError::new(
+                "archive.disk_warn",
+                format!(
+                    "{} must be over 0 and under archive.disk_critical ({})",
+                    self.disk_warn, self.disk_critical
+                ),
             ));
         }
         Ok(())
@@ -122,5 +158,34 @@ mod tests {
         let (field, message) = error.unwrap_or_default();
         assert_eq!(field, "archive.retention");
         assert!(message.contains("R14.6"), "{message}");
+    }
+
+    #[test]
+    fn disk_thresholds_are_shares_of_the_volume_in_order() {
+        let store = StoreConfig::default();
+        let base = ArchiveConfig {
+            dir: "/x".into(),
+            ..ArchiveConfig::default()
+        };
+        let field = |a: ArchiveConfig| a.validate(&store).err().map(|e| e.field);
+        let with = |warn: f64, critical: f64| ArchiveConfig {
+            disk_warn: warn,
+            disk_critical: critical,
+            ..base.clone()
+        };
+        assert_eq!(field(with(0.8, 1.0)), None);
+        assert_eq!(
+            field(with(0.8, 1.5)).as_deref(),
+            Some("archive.disk_critical")
+        );
+        assert_eq!(field(with(0.95, 0.9)).as_deref(), Some("archive.disk_warn"));
+        assert_eq!(field(with(0.0, 0.9)).as_deref(), Some("archive.disk_warn"));
+        use figment::providers::Format as _;
+        let parsed: Result<ArchiveConfig, _> = figment::Figment::from(
+            figment::providers::Toml::string("disk_warn = \"85%\"\ndisk_critical = 0.95"),
+        )
+        .extract();
+        let archive = parsed.map(|a| (a.disk_warn, a.disk_critical));
+        assert_eq!(archive.ok(), Some((0.85, 0.95)));
     }
 }

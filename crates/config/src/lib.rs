@@ -7,6 +7,7 @@
 mod archive;
 mod audit;
 mod connections;
+mod fraction;
 mod load;
 mod model;
 mod validate;

@@ -39,6 +39,10 @@ pub struct ArchiveOptions {
     pub profiles: Vec<String>,
     /// No frame for this long: the camera is offline (the file closes).
     pub idle: Duration,
+    /// Share of the volume used (0 to 1) at which a warning is raised.
+    pub disk_warn: f64,
+    /// Share of the volume used (0 to 1) at which new recording stops.
+    pub disk_critical: f64,
 }
 
 impl ArchiveOptions {
@@ -52,6 +56,8 @@ impl ArchiveOptions {
             seal: true,
             profiles: vec!["main".to_owned()],
             idle: Duration::from_secs(3),
+            disk_warn: 0.90,
+            disk_critical: 0.98,
         }
     }
 }
@@ -81,6 +87,10 @@ pub(crate) struct Inner {
     /// Streams without video now (recorded before, or offline since start).
     pub interrupted: Mutex<HashMap<String, Interruption>>,
     pub alarms: Mutex<BTreeMap<String, String>>,
+    /// Holds and deletions past retention.
+    pub retention: crate::retention::RetentionState,
+    /// The archive volume's fill state.
+    pub disk: crate::disk::DiskWatch,
 }
 
 /// A node's archive (cheap to clone).
@@ -153,6 +163,8 @@ impl Archive {
                 streams: Mutex::default(),
                 interrupted: Mutex::new(interrupted),
                 alarms: Mutex::default(),
+                retention: Default::default(),
+                disk: Default::default(),
             }),
         };
         for (manifest, cut) in &recovered.closed {
@@ -343,6 +355,7 @@ impl Archive {
         let mut recorders: HashMap<String, AbortHandle> = HashMap::new();
         let mut tasks = JoinSet::new();
         let mut tick = tokio::time::interval(SCAN);
+        tasks.spawn(crate::upkeep::run(self.clone(), shutdown.clone()));
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,

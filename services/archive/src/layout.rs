@@ -92,6 +92,17 @@ pub fn streams(root: &Path) -> io::Result<Vec<(String, String, PathBuf)>> {
 
 /// The media files of a stream directory, oldest first, with their start times.
 pub fn media_files(stream_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
+    files_by_start(stream_dir, "mp4")
+}
+
+/// The indexes of a stream directory (a media file's may outlive it),
+/// oldest first, with their start times.
+pub fn index_files(stream_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
+    files_by_start(stream_dir, "idx")
+}
+
+/// The `<start>.<extension>` files of a stream directory, oldest first.
+fn files_by_start(stream_dir: &Path, extension: &str) -> io::Result<Vec<(i64, PathBuf)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(stream_dir) {
         Ok(d) => d,
@@ -100,7 +111,7 @@ pub fn media_files(stream_dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     };
     for entry in entries {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "mp4")
+        if path.extension().is_some_and(|e| e == extension)
             && let Some(start) = path
                 .file_stem()
                 .and_then(|s| s.to_str())

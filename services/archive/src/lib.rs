@@ -16,19 +16,29 @@
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
 //!   [`playback`] serves HLS VOD over the recorded files.
 //!
+//! - Past retention and not held by an approved retrieval request
+//!   ([`holds`]), the node itself deletes a file, audited ([`retention`]);
+//!   the volume is watched against its thresholds ([`disk`]): when it is
+//!   critical or full, new recording stops and nothing is deleted to make
+//!   room.
+//!
 //! There is no API that deletes, truncates or rewrites a recording.
 #![forbid(unsafe_code)]
 
 mod archive;
+pub mod disk;
 mod error;
+pub mod holds;
 pub mod index;
 pub mod layout;
 pub mod playback;
 mod recorder;
 pub mod recovery;
+pub mod retention;
 pub mod seal;
 mod service;
 pub mod spans;
+mod upkeep;
 pub mod verify;
 pub mod writer;
 

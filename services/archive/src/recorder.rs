@@ -12,6 +12,7 @@ use vfed_relay::StreamKey;
 use vfed_relay::track::TrackReader;
 
 use crate::archive::{Archive, StreamStatus};
+use crate::disk::DISK_FULL;
 use crate::index::Header;
 use crate::layout;
 use crate::writer::{Fragment, RecordingFile, sha256_hex};
@@ -259,7 +260,8 @@ impl Recorder {
             );
             tracing::error!(stream = %self.name, "archive: {alarm}");
             self.archive.set_alarm(&self.name, Some(alarm));
-            "disk full".to_owned()
+            self.archive.note_disk_full(true);
+            DISK_FULL.to_owned()
         } else {
             tracing::error!(stream = %self.name, error = %e, "archive: write failed");
             format!("storage error: {e}")
@@ -271,6 +273,13 @@ impl Recorder {
         let Some(first) = units.first().filter(|u| u.keyframe).cloned() else {
             return;
         };
+        if self.archive.disk_blocked() {
+            // Critical or full: no new video, the gap says why (the alarm is the disk's).
+            self.quiet(DISK_FULL).await;
+            self.archive
+                .interrupt(&self.name, wall_clock(&first), DISK_FULL);
+            return;
+        }
         if let Some(reason) = self.open.as_ref().and_then(|o| rotation(o, &first, meta)) {
             self.close(reason).await;
         }
@@ -324,6 +333,7 @@ impl Recorder {
                 self.archive
                     .resume(&self.name, &self.dir, fragment.start_unix_ms);
                 self.archive.set_alarm(&self.name, None);
+                self.archive.note_disk_full(false);
                 let current_file = open
                     .file
                     .path()
@@ -343,8 +353,17 @@ impl Recorder {
             Err(e) => {
                 let cause = self.storage_error(&e);
                 let since = open.file.end_unix_ms();
-                self.open = Some(open);
-                self.close(&cause).await;
+                if open.file.fragments() == 0 {
+                    // A file without video is not kept: a full disk would leave one per GOP.
+                    let file = open.file;
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || file.discard()).await {
+                        tracing::warn!(stream = %self.name, error = %e, "archive: empty file not removed; recovery removes it at the next start");
+                    }
+                    self.archive.set_status(&self.name, None);
+                } else {
+                    self.open = Some(open);
+                    self.close(&cause).await;
+                }
                 self.archive.interrupt(&self.name, since, &cause);
             }
         }

@@ -80,3 +80,15 @@ pub fn is_sealed(path: &Path) -> io::Result<bool> {
     let file = File::open(path)?;
     Ok(ioctl_getflags(&file)?.contains(IFlags::IMMUTABLE))
 }
+
+/// Clears the seal of `path` (no-op if not sealed). Only the retention
+/// sweep calls it, on a file past retention and not held; it needs
+/// `CAP_LINUX_IMMUTABLE`.
+pub fn unseal(path: &Path) -> io::Result<()> {
+    let file = File::open(path)?;
+    let flags = ioctl_getflags(&file)?;
+    if flags.contains(IFlags::IMMUTABLE) {
+        ioctl_setflags(&file, flags - IFlags::IMMUTABLE)?;
+    }
+    Ok(())
+}

@@ -22,22 +22,6 @@ impl ArchiveService {
     }
 }
 
-/// Total, used and free bytes of the volume holding `dir`.
-fn volume(dir: &std::path::Path) -> (u64, u64, u64) {
-    match rustix::fs::statvfs(dir) {
-        Ok(s) => {
-            let total = s.f_blocks.saturating_mul(s.f_frsize);
-            let free = s.f_bavail.saturating_mul(s.f_frsize);
-            let used = s
-                .f_blocks
-                .saturating_sub(s.f_bfree)
-                .saturating_mul(s.f_frsize);
-            (total, used, free)
-        }
-        Err(_) => (0, 0, 0),
-    }
-}
-
 /// Files, media bytes and the oldest start under `dir`.
 fn census(dir: &std::path::Path) -> std::io::Result<(u64, u64, i64)> {
     let (mut files, mut bytes, mut oldest) = (0u64, 0u64, 0i64);
@@ -102,7 +86,7 @@ impl ArchiveApi for ArchiveService {
     ) -> Result<Response<pb::StatusResponse>, Status> {
         let dir = self.archive.dir().to_path_buf();
         let (total, used, free, census) = tokio::task::spawn_blocking(move || {
-            let (t, u, f) = volume(&dir);
+            let (t, u, f) = crate::disk::volume(&dir);
             (t, u, f, census(&dir))
         })
         .await
@@ -131,6 +115,11 @@ impl ArchiveApi for ArchiveService {
             alarms: self.archive.alarms(),
             files,
             bytes_recorded: bytes,
+            disk_state: self.archive.disk().state.name().to_owned(),
+            disk_warn: self.archive.options().disk_warn,
+            disk_critical: self.archive.options().disk_critical,
+            held_files: self.archive.held_files(),
+            files_deleted: self.archive.files_deleted(),
         }))
     }
 }

@@ -83,11 +83,25 @@ impl RecordingFile {
         layout::create_dirs(stream_dir)?;
         let media_path = layout::media_path(stream_dir, start_unix_ms);
         let mut media = layout::create_file(&media_path)?;
-        let mut index = layout::create_file(&layout::index_path(&media_path))?;
-        media.write_all(init)?;
-        media.sync_data()?;
-        index::append(&mut index, &IndexLine::Header(header.clone()))?;
-        index.sync_data()?;
+        let index_path = layout::index_path(&media_path);
+        let mut index = match layout::create_file(&index_path) {
+            Ok(index) => index,
+            Err(e) => {
+                let _ = std::fs::remove_file(&media_path);
+                return Err(e);
+            }
+        };
+        let written = media
+            .write_all(init)
+            .and_then(|()| media.sync_data())
+            .and_then(|()| index::append(&mut index, &IndexLine::Header(header.clone())))
+            .and_then(|()| index.sync_data());
+        if let Err(e) = written {
+            // No empty shell left behind (a full disk fails here at every GOP).
+            let _ = std::fs::remove_file(&index_path);
+            let _ = std::fs::remove_file(&media_path);
+            return Err(e);
+        }
         Ok(Self {
             media_path,
             media,
@@ -141,6 +155,15 @@ impl RecordingFile {
         self.end_unix_ms = entry.end_unix_ms();
         self.hashes.push(entry.sha256.clone());
         Ok(entry)
+    }
+
+    /// Removes a file that holds no fragment yet (no video is lost).
+    pub fn discard(self) -> std::io::Result<()> {
+        let index = layout::index_path(&self.media_path);
+        drop(self.media);
+        drop(self.index);
+        std::fs::remove_file(&self.media_path)?;
+        std::fs::remove_file(index)
     }
 
     /// Writes the closing line; returns the manifest.

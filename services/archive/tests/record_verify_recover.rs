@@ -4,70 +4,16 @@
 //! and a half-written file cut back at the next open.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_like::poll_until;
+use support::{DEVICE, NODE, Records, looping_camera, poll_until};
 use tokio_util::sync::CancellationToken;
 use vfed_archive::index::{Header, Index};
 use vfed_archive::writer::{Fragment, RecordingFile};
 use vfed_archive::{Archive, ArchiveOptions, layout, verify};
-use vfed_audit::AuditRecord;
-use vfed_auth::{AuditSink, BoxFuture};
-use vfed_media::AnnexBFile;
-use vfed_relay::{Relay, RelayOptions, Resolver, Route, StreamKey};
-
-const CLIP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../crates/media/assets/demo-720p25.h264"
-);
-const NODE: &str = "54050200002000000001";
-const DEVICE: &str = "54050200001320000001";
-
-mod futures_like {
-    use std::time::Duration;
-
-    /// Polls `check` every 100 ms until it holds, at most `limit`.
-    pub async fn poll_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while !check() {
-            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-struct NoRoutes;
-
-impl Resolver for NoRoutes {
-    fn resolve<'a>(&'a self, _device_id: &'a str) -> futures::future::BoxFuture<'a, Route> {
-        Box::pin(async { Route::NotFound })
-    }
-}
-
-/// Keeps every record, as the node's audit trail would.
-#[derive(Clone, Default)]
-struct Records(Arc<Mutex<Vec<AuditRecord>>>);
-
-impl Records {
-    fn actions(&self) -> Vec<AuditRecord> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl AuditSink for Records {
-    fn record(&self, record: AuditRecord) -> BoxFuture<()> {
-        self.0.lock().unwrap().push(record);
-        Box::pin(async {})
-    }
-
-    fn scope(&self, _record: AuditRecord, call: BoxFuture<()>) -> BoxFuture<bool> {
-        Box::pin(async move {
-            call.await;
-            false
-        })
-    }
-}
 
 fn options(dir: &std::path::Path) -> ArchiveOptions {
     let mut options = ArchiveOptions::new(dir, NODE);
@@ -81,18 +27,7 @@ fn options(dir: &std::path::Path) -> ArchiveOptions {
 async fn records_verifies_detects_tampering_and_recovers_a_torn_file() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let records = Records::default();
-    let relay = Relay::new(
-        NODE,
-        "vfed.test",
-        None,
-        [],
-        Arc::new(NoRoutes),
-        RelayOptions::default(),
-    );
-    let (metadata, units) = AnnexBFile::read(CLIP)?;
-    let camera = CancellationToken::new();
-    let key = StreamKey::new(DEVICE, "main")?;
-    vfed_relay::source::spawn_looping(relay.publish(&key), metadata, units, camera.clone());
+    let (relay, camera) = looping_camera();
 
     let archive = Archive::open(options(dir.path()), Arc::new(records.clone())).await?;
     let stop = CancellationToken::new();

@@ -21,6 +21,7 @@
 mod convert;
 mod devices;
 mod error;
+mod holds;
 mod keys;
 mod options;
 mod record;

@@ -39,7 +39,7 @@ fn system_clock() -> i64 {
 /// The retrieval service of one node.
 #[derive(Clone)]
 pub struct RetrievalService {
-    requests: Requests,
+    pub(crate) requests: Requests,
     devices: Arc<dyn DeviceDirectory>,
     options: RetrievalOptions,
     clock: Clock,

@@ -110,6 +110,11 @@ struct StatusView {
     sealing: bool,
     sealing_detail: String,
     alarms: Vec<String>,
+    disk_state: String,
+    disk_warn: f64,
+    disk_critical: f64,
+    held_files: u64,
+    files_deleted: u64,
 }
 
 fn time_text(ms: i64) -> String {
@@ -217,6 +222,11 @@ pub async fn run(command: RecordingsCommand, session: &Session) -> anyhow::Resul
                 sealing: s.sealing,
                 sealing_detail: s.sealing_detail.clone(),
                 alarms: s.alarms.clone(),
+                disk_state: s.disk_state.clone(),
+                disk_warn: s.disk_warn,
+                disk_critical: s.disk_critical,
+                held_files: s.held_files,
+                files_deleted: s.files_deleted,
             };
             output::emit(session.format(), &view, || {
                 let mut t = Table::headless();
@@ -244,6 +254,22 @@ pub async fn run(command: RecordingsCommand, session: &Session) -> anyhow::Resul
                     } else {
                         view.sealing_detail.clone()
                     },
+                ]);
+                t.row([
+                    "disk".to_owned(),
+                    format!(
+                        "{} (warn at {:.0}%, critical at {:.0}%: recording stops)",
+                        view.disk_state,
+                        view.disk_warn * 100.0,
+                        view.disk_critical * 100.0
+                    ),
+                ]);
+                t.row([
+                    "retention sweep".to_owned(),
+                    format!(
+                        "{} files held by retrieval requests, {} deleted past retention since start",
+                        view.held_files, view.files_deleted
+                    ),
                 ]);
                 t.row([
                     "alarms".to_owned(),
