@@ -308,7 +308,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
 
     if let Some(archive) = &archive {
-        archive.hold_for(services.retrieval.clone());
+        archive.hold_for(retrieval.clone());
     }
     let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
@@ -338,7 +338,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     if let Some(archive) = &archive {
         media_routes = media_routes.merge(archive.routes.clone());
         tasks.spawn(archive_metrics::register(
-            &mut metrics_registry,
+            &mut metrics,
             archive.archive.clone(),
             shutdown.clone(),
         ));
