@@ -15,6 +15,7 @@ mod fd_limit;
 mod grpc;
 mod http;
 mod open_store;
+mod recorded_source;
 mod routing;
 mod stream_metrics;
 mod subscribers;
@@ -354,7 +355,18 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
     let mut media_routes = hls.router();
     if let Some(archive) = &archive {
-        media_routes = media_routes.merge(archive.routes.clone());
+        // Playback here, and for the parent over the relay link: from this
+        // archive or, for a child's device, from the child.
+        let recordings = std::sync::Arc::new(recorded_source::NodeRecordings::new(
+            archive.archive.clone(),
+            relay.clone(),
+            routing::CatalogResolver::new(catalog.clone()),
+        ));
+        relay.set_recorded_source(recordings.clone());
+        media_routes = media_routes.merge(vfed_archive::playback::router(
+            archive.archive.clone(),
+            Some(recordings),
+        ));
         tasks.spawn(
             archive
                 .archive

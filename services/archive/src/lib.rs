@@ -14,7 +14,8 @@
 //!   fragment and logged ([`recovery`]); [`verify()`] checks everything.
 //! - Gaps are recorded with their cause ([`spans`]); the gRPC service
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
-//!   [`playback`] serves HLS VOD over the recorded files.
+//!   [`playback`] serves HLS VOD and one MP4 over the recorded files
+//!   ([`vod`] plans them).
 //!
 //! There is no API that deletes, truncates or rewrites a recording.
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod seal;
 mod service;
 pub mod spans;
 pub mod verify;
+pub mod vod;
 pub mod writer;
 
 pub use archive::{Archive, ArchiveOptions, StreamStatus};

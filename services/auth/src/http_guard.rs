@@ -2,7 +2,9 @@
 //! `live.view` and the node's [`crate::ViewPolicy`] (R13). Players cannot
 //! send headers, so the token may come as `?token=`. A viewer's requests
 //! for one stream form a view: its start and stop (idle, or its basis
-//! ended) go to the audit log, and every refusal too.
+//! ended) go to the audit log, and every refusal too. `/playback/...`
+//! needs `recordings.view` and the policy's leave for the requested range
+//! (R13); the playback handler audits each playback with its range.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,11 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gate::{Denial, Gate};
 use crate::principal::Principal;
+use crate::recorded_range::recorded_range;
 use crate::table::{Access, http_rule};
 use crate::view::ViewBasis;
 
 /// How often views are re-checked against the policy.
 const RECHECK: Duration = Duration::from_secs(1);
+
+/// An allowed request and, for a playback, its basis.
+type Allowed = (Arc<Principal>, Option<ViewBasis>);
 
 struct View {
     principal: Arc<Principal>,
@@ -144,6 +150,47 @@ impl HttpGuard {
         ended
     }
 
+    /// `/playback/<device>/...` and `/playback/<device>.mp4`: the range of
+    /// the query must be allowed by the policy (for department viewers, an
+    /// active recorded grant covering the device and the range, R13).
+    async fn check_playback(
+        &self,
+        principal: Arc<Principal>,
+        path: &str,
+        query: &str,
+    ) -> Result<Option<Allowed>, Response> {
+        let rest = path.trim_start_matches("/playback/");
+        let device = match rest.split_once('/') {
+            Some((device, _)) => device,
+            None => rest.strip_suffix(".mp4").unwrap_or(rest),
+        };
+        let (start, end) = recorded_range(query, i64::MAX)
+            .map_err(|message| refusal(StatusCode::BAD_REQUEST, &message))?;
+        match self
+            .gate
+            .views
+            .check_recorded(&principal, device, start, end)
+        {
+            Ok(basis) => Ok(Some((principal, Some(basis)))),
+            Err(refused) => {
+                let denial = Denial::PermissionDenied {
+                    message: refused.to_string(),
+                    requirement: refused.requirement,
+                };
+                self.gate
+                    .record_refusal(
+                        &principal.actor(),
+                        "recording.view",
+                        &format!("{device}/main"),
+                        denial.message(),
+                        denial.requirement(),
+                    )
+                    .await;
+                Err(refusal(StatusCode::FORBIDDEN, denial.message()))
+            }
+        }
+    }
+
     async fn record_stop(&self, view: &View, reason: &str) {
         tracing::info!(actor = %view.principal.actor(), stream = %view.stream, reason, "live view stopped");
         let record = view
@@ -152,13 +199,15 @@ impl HttpGuard {
         self.gate.audit.record(record).await;
     }
 
-    /// Decides a request; `Ok(Some(principal))` for a guarded route other
-    /// than live video, whose handler audits the request itself.
+    /// Decides a request; `Ok(Some((principal, basis)))` for a guarded
+    /// route other than live video, whose handler audits the request itself
+    /// (`basis`: on what a playback is allowed).
     async fn check(
         &self,
         path: &str,
+        query: &str,
         token: Option<String>,
-    ) -> Result<Option<Arc<Principal>>, Response> {
+    ) -> Result<Option<Allowed>, Response> {
         let Some(rule) = http_rule(path) else {
             return Ok(None);
         };
@@ -192,8 +241,11 @@ impl HttpGuard {
                 .await;
             return Err(refusal(StatusCode::FORBIDDEN, denial.message()));
         }
+        if path.starts_with("/playback/") {
+            return self.check_playback(principal, path, query).await;
+        }
         if !path.starts_with("/live/") {
-            return Ok(Some(principal));
+            return Ok(Some((principal, None)));
         }
         // /live/<device>/<profile>/<file>
         let mut parts = path.trim_start_matches('/').split('/').skip(1);
@@ -267,11 +319,15 @@ impl HttpGuard {
 
 async fn guard(State(guard): State<HttpGuard>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let token = token_of(&request);
-    match guard.check(&path, token).await {
-        Ok(principal) => {
-            if let Some(principal) = principal {
+    match guard.check(&path, &query, token).await {
+        Ok(allowed) => {
+            if let Some((principal, basis)) = allowed {
                 request.extensions_mut().insert(principal);
+                if let Some(basis) = basis {
+                    request.extensions_mut().insert(basis);
+                }
             }
             next.run(request).await
         }

@@ -14,6 +14,7 @@ mod http_guard;
 mod password;
 mod permission;
 mod principal;
+pub mod recorded_range;
 mod request_summary;
 mod role;
 mod service;

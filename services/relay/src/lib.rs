@@ -12,6 +12,7 @@ mod key;
 pub mod link;
 pub mod policy;
 mod pull;
+pub mod recorded;
 mod relay;
 mod serve;
 mod service;
