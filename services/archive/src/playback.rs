@@ -105,7 +105,7 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
     }
     let dir = layout::stream_dir(archive.dir(), &request.device_id, "main");
     let form = request.form;
-    let planned = tokio::task::spawn_blocking(move || {
+    let planned = tokio::task::spawn_blocking(move || -> std::io::Result<Option<VirtualFile>> {
         let selected = vod::select(&dir, start, end)?;
         if selected.is_empty() {
             return Ok(None);
