@@ -68,8 +68,11 @@ impl Chunk {
     }
 }
 
-/// The boxes directly inside `data`: `(type, body)`.
-fn boxes(mut data: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, MediaError> {
+/// A box: its type and body.
+type Boxed<'a> = ([u8; 4], &'a [u8]);
+
+/// The boxes directly inside `data`.
+fn boxes(mut data: &[u8]) -> Result<Vec<Boxed<'_>>, MediaError> {
     const WHAT: &str = "MP4 box";
     let mut out = Vec::new();
     while !data.is_empty() {

@@ -67,12 +67,15 @@ pub fn router(archive: Archive, source: Option<Arc<dyn RecordedSource>>) -> Rout
         })
 }
 
+/// One playback: `(actor, device, start, end)`.
+type PlaybackKey = (String, String, i64, i64);
+
 #[derive(Clone)]
 struct Playback {
     archive: Archive,
     source: Option<Arc<dyn RecordedSource>>,
-    /// `(actor, device, start, end)` -> when last audited.
-    audited: Arc<Mutex<HashMap<(String, String, i64, i64), Instant>>>,
+    /// When each playback was last audited.
+    audited: Arc<Mutex<HashMap<PlaybackKey, Instant>>>,
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
