@@ -172,23 +172,39 @@ impl HttpGuard {
             .check_recorded(&principal, device, start, end)
         {
             Ok(basis) => Ok(Some((principal, Some(basis)))),
-            Err(refused) => {
-                let denial = Denial::PermissionDenied {
-                    message: refused.to_string(),
-                    requirement: refused.requirement,
-                };
-                self.gate
-                    .record_refusal(
-                        &principal.actor(),
-                        "recording.view",
-                        &format!("{device}/main"),
-                        denial.message(),
-                        denial.requirement(),
-                    )
-                    .await;
-                Err(refusal(StatusCode::FORBIDDEN, denial.message()))
-            }
+            Err(refused) => Err(self
+                .refuse_view(
+                    &principal,
+                    "recording.view",
+                    &format!("{device}/main"),
+                    &refused,
+                )
+                .await),
         }
+    }
+
+    /// A view the policy refused: audited, and a 403 naming why.
+    async fn refuse_view(
+        &self,
+        principal: &Principal,
+        action: &str,
+        target: &str,
+        refused: &crate::view::Refusal,
+    ) -> Response {
+        let denial = Denial::PermissionDenied {
+            message: refused.to_string(),
+            requirement: refused.requirement,
+        };
+        self.gate
+            .record_refusal(
+                &principal.actor(),
+                action,
+                target,
+                denial.message(),
+                denial.requirement(),
+            )
+            .await;
+        refusal(StatusCode::FORBIDDEN, denial.message())
     }
 
     async fn record_stop(&self, view: &View, reason: &str) {
@@ -298,20 +314,9 @@ impl HttpGuard {
                 if let Some(view) = open {
                     self.record_stop(&view, &refused.to_string()).await;
                 }
-                let denial = Denial::PermissionDenied {
-                    message: refused.to_string(),
-                    requirement: refused.requirement,
-                };
-                self.gate
-                    .record_refusal(
-                        &principal.actor(),
-                        "live.view",
-                        &stream,
-                        denial.message(),
-                        denial.requirement(),
-                    )
-                    .await;
-                Err(refusal(StatusCode::FORBIDDEN, denial.message()))
+                Err(self
+                    .refuse_view(&principal, "live.view", &stream, &refused)
+                    .await)
             }
         }
     }
