@@ -283,9 +283,24 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         audit.clone(),
         shutdown.clone(),
     )));
+    // Playback and spans here, and for the parent over the relay link: from
+    // this archive or, for a child's device, from the child.
+    let recordings: Option<std::sync::Arc<dyn vfed_relay::recorded::RecordedSource>> =
+        archive.as_ref().map(|a| {
+            let source = std::sync::Arc::new(recorded_source::NodeRecordings::new(
+                a.archive.clone(),
+                relay.clone(),
+                routing::CatalogResolver::new(catalog.clone()),
+            ));
+            relay.set_recorded_source(source.clone());
+            source as std::sync::Arc<dyn vfed_relay::recorded::RecordedSource>
+        });
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
-        archive: archive.as_ref().map(|a| a.service.clone()),
+        archive: archive
+            .as_ref()
+            .zip(recordings.clone())
+            .map(|(a, source)| a.service.clone().with_source(source)),
         audit: vfed_auditing::AuditService::new(
             audit.clone(),
             node.children.iter().map(|c| c.id.clone()),
@@ -355,17 +370,9 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     );
     let mut media_routes = hls.router();
     if let Some(archive) = &archive {
-        // Playback here, and for the parent over the relay link: from this
-        // archive or, for a child's device, from the child.
-        let recordings = std::sync::Arc::new(recorded_source::NodeRecordings::new(
-            archive.archive.clone(),
-            relay.clone(),
-            routing::CatalogResolver::new(catalog.clone()),
-        ));
-        relay.set_recorded_source(recordings.clone());
         media_routes = media_routes.merge(vfed_archive::playback::router(
             archive.archive.clone(),
-            Some(recordings),
+            recordings.clone(),
         ));
         tasks.spawn(
             archive

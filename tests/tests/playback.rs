@@ -7,7 +7,8 @@
 //! those bytes; a department viewer with a live-only grant is refused (403,
 //! R13), with a recorded grant plays exactly the granted range and is
 //! refused outside it, each in the audit log; `vfedctl recordings play`
-//! prints URLs that ffprobe plays.
+//! prints URLs that ffprobe plays; `Archive.ListSpans` at the city lists
+//! the county's spans.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -185,6 +186,9 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
     )
     .await?;
     let span = one_span(&county, &pki, &device, 16).await?;
+    // The city lists the county's recording as the county does.
+    let at_city = one_span(&city, &pki, &device, 16).await?;
+    assert_eq!(at_city.start_unix_ms, span.start_unix_ms);
     // Everything below is asked of the city: it fetches from the county on demand.
     let node = &city;
     let http = node.http_addr();

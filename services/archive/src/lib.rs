@@ -27,6 +27,7 @@ pub mod layout;
 pub mod playback;
 mod recorder;
 pub mod recovery;
+mod remote_spans;
 pub mod seal;
 mod service;
 pub mod spans;

@@ -90,12 +90,15 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response {
 fn max_range(form: Form) -> i64 {
     match form {
         Form::Progressive => MAX_MP4_RANGE_MS,
-        Form::Playlist | Form::Fragmented => MAX_HLS_RANGE_MS,
+        Form::Playlist | Form::Fragmented | Form::Spans => MAX_HLS_RANGE_MS,
     }
 }
 
 /// The answer to `request` from `archive` (at the origin of the device).
 pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnswer {
+    if request.form == Form::Spans {
+        return crate::remote_spans::answer(archive, request).await;
+    }
     if let Err(e) = crate::error::check_device_id("device-id", &request.device_id) {
         return RecordedAnswer::refused(400, e.to_string());
     }
@@ -124,7 +127,7 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
                 }
             }
             Form::Fragmented => vod::fragmented(&selected).0,
-            Form::Progressive => match vod::progressive(&selected, start, end)? {
+            Form::Progressive | Form::Spans => match vod::progressive(&selected, start, end)? {
                 Some(file) => file,
                 None => return Ok(None),
             },

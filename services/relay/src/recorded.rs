@@ -45,6 +45,9 @@ pub enum Form {
     Fragmented = 2,
     /// One progressive MP4 of the range.
     Progressive = 3,
+    /// The spans and gaps of the device's main stream in the range
+    /// (`vfed.archive.v1.ListSpansResponse`, protobuf; 0 means open).
+    Spans = 4,
 }
 
 impl Form {
@@ -53,6 +56,7 @@ impl Form {
             1 => Some(Form::Playlist),
             2 => Some(Form::Fragmented),
             3 => Some(Form::Progressive),
+            4 => Some(Form::Spans),
             _ => None,
         }
     }
