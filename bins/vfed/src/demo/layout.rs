@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
 use vfed_config::{ChildConfig, Config, ParentConfig};
-use vfed_pki::{Identity, IssueOptions, ServerExpectation, TlsMaterial};
 use vfed_runtime::{Listeners, RunningNode};
+use vfed_pki::{Identity, IssueOptions, ServerExpectation, TlsMaterial};
 
 /// One node of the demo.
 pub struct NodeSpec {
