@@ -1,7 +1,7 @@
 //! The node's archive: records the cameras this node originates (R14.6),
 //! logs each closed file's manifest to the node's audit trail, and serves
-//! its gRPC API and HTTP playback. Kept apart from `lib.rs` so the wiring
-//! is one call there.
+//! its gRPC API (its HTTP playback: `recorded_source.rs`). Kept apart from
+//! `lib.rs` so the wiring is one call there.
 
 use std::sync::Arc;
 
@@ -17,8 +17,6 @@ pub struct NodeArchive {
     pub archive: Archive,
     /// Its gRPC service.
     pub service: ArchiveService,
-    /// Its HTTP routes (`/playback/...`).
-    pub routes: axum::Router,
     /// Stops recording cleanly (files closed). A killed node never
     /// cancels it: its recorders are aborted where they stand.
     pub stop: CancellationToken,
@@ -49,7 +47,6 @@ pub async fn open(
     .map_err(|e| NodeError::Config(format!("archive.dir: {e}")))?;
     Ok(Some(NodeArchive {
         service: ArchiveService::new(archive.clone()),
-        routes: vfed_archive::playback::router(archive.clone()),
         archive,
         stop: CancellationToken::new(),
     }))

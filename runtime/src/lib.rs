@@ -23,6 +23,7 @@ mod fd_limit;
 mod grpc;
 mod http;
 mod open_store;
+mod recorded_source;
 mod retrieval_holds;
 mod routing;
 mod subscribers;
@@ -310,13 +311,28 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     if let Some(archive) = &archive {
         archive.hold_for(retrieval.clone());
     }
+    // Playback and spans here, and for the parent over the relay link: from
+    // this archive or, for a child's device, from the child.
+    let recordings: Option<Arc<dyn vfed_relay::recorded::RecordedSource>> =
+        archive.as_ref().map(|a| {
+            let source = Arc::new(recorded_source::NodeRecordings::new(
+                a.archive.clone(),
+                relay.relay.clone(),
+                vfed_relay::RouteByOrigin::new(routing::CatalogOrigins(registry.catalog.clone())),
+            ));
+            relay.relay.set_recorded_source(source.clone());
+            source as Arc<dyn vfed_relay::recorded::RecordedSource>
+        });
     let grpc_addr = listeners.grpc.local_addr().map_err(NodeError::Io)?;
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
     let server_config =
         vfed_pki::server_config(&material, vfed_pki::GRPC_ALPN).map_err(NodeError::Tls)?;
     let services = grpc::Services {
         streams: relay.streams,
-        archive: archive.as_ref().map(|a| a.service.clone()),
+        archive: archive
+            .as_ref()
+            .zip(recordings.clone())
+            .map(|(a, source)| a.service.clone().with_source(source)),
         audit: auditing,
         accounts: auth.service,
         sharing: sharing.service,
@@ -336,7 +352,10 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     ));
     let mut media_routes = relay.hls;
     if let Some(archive) = &archive {
-        media_routes = media_routes.merge(archive.routes.clone());
+        media_routes = media_routes.merge(vfed_archive::playback::router(
+            archive.archive.clone(),
+            recordings.clone(),
+        ));
         tasks.spawn(archive_metrics::register(
             &mut metrics,
             archive.archive.clone(),

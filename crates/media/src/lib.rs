@@ -20,6 +20,7 @@ pub mod h265;
 pub mod hls;
 mod model;
 pub mod nal;
+pub mod progressive;
 mod rate;
 mod signalled;
 pub mod sps;

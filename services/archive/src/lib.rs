@@ -14,7 +14,8 @@
 //!   fragment and logged ([`recovery`]); [`verify()`] checks everything.
 //! - Gaps are recorded with their cause ([`spans`]); the gRPC service
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
-//!   [`playback`] serves HLS VOD over the recorded files.
+//!   [`playback`] serves HLS VOD and one MP4 over the recorded files
+//!   ([`vod`] plans them).
 //!
 //! - Past retention and not held by an approved retrieval request
 //!   ([`holds`]), the node itself deletes a file, audited ([`retention`]);
@@ -34,12 +35,14 @@ pub mod layout;
 pub mod playback;
 mod recorder;
 pub mod recovery;
+mod remote_spans;
 pub mod retention;
 pub mod seal;
 mod service;
 pub mod spans;
 mod upkeep;
 pub mod verify;
+pub mod vod;
 pub mod writer;
 
 pub use archive::{Archive, ArchiveOptions, StreamStatus};

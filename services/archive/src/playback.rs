@@ -1,39 +1,81 @@
-//! Playback over HTTP: `GET /playback/<device-id>/index.m3u8?start=<RFC
-//! 3339>&end=<RFC 3339>` is an HLS VOD playlist over the recorded fMP4
-//! files themselves (byte ranges: each file's init segment as
-//! `EXT-X-MAP`, each fragment as a segment; no re-encode, no copy), and
-//! `GET /playback/<device-id>/file/<start>.mp4` serves a recording file
-//! with `Range`. The node's HTTP guard authenticates and authorizes every
-//! request (`recordings.view`); each playlist (one playback) is audited
-//! with its range (R14.5).
+//! Playback over HTTP, every form from the recorded bytes without
+//! re-encoding ([`crate::vod`]):
+//!
+//! - `GET /playback/<device-id>/index.m3u8?start=<RFC 3339>&end=<RFC 3339>`:
+//!   an HLS VOD playlist whose segments are byte ranges of
+//! - `GET /playback/<device-id>/stream.mp4?start=...&end=...`: the recorded
+//!   init segments and fragments overlapping the range, one after the other;
+//! - `GET /playback/<device-id>.mp4?start=...&end=...`: one progressive MP4
+//!   of the range whose first frame shown is the one on screen at `start`.
+//!
+//! Both MP4 forms answer `Range` (206, `Content-Range`, 416) with an exact
+//! `Content-Length`. A device recorded at another node (a child's camera)
+//! is asked of the node's [`RecordedSource`], which fetches the bytes from
+//! its origin over the relay link, on demand; [`answer`] is what the origin
+//! runs. The node's HTTP guard authenticates and authorizes
+//! every request (`recordings.view`; department viewers only under a
+//! recorded grant covering the device and the range, R13) and hands over
+//! the basis; each playback is audited once per viewer and range (R14.5).
 
-use std::fmt::Write;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use vfed_audit::AuditRecord;
-use vfed_auth::Principal;
+use bytes::Bytes;
+use vfed_auth::recorded_range::{query_param, recorded_range};
+use vfed_auth::{Principal, ViewBasis};
+
+use futures::StreamExt;
+use vfed_relay::recorded::{ByteRange, Form, RecordedAnswer, RecordedRequest, RecordedSource};
 
 use crate::archive::Archive;
-use crate::index::Index;
 use crate::layout;
+use crate::vod::{self, VirtualFile};
 
-/// Longest range one playlist may cover.
-const MAX_RANGE_MS: i64 = 24 * 3600 * 1000;
+/// Longest range one HLS playlist may cover.
+pub const MAX_HLS_RANGE_MS: i64 = 24 * 3600 * 1000;
+/// Longest range one progressive MP4 may cover (its `moov` is built per
+/// request from every fragment's `moof`).
+pub const MAX_MP4_RANGE_MS: i64 = 6 * 3600 * 1000;
+/// Bytes read per step of a response body.
+const BODY_CHUNK: u64 = 256 * 1024;
+/// A viewer's requests for one range within this time are one playback.
+const SAME_PLAYBACK: Duration = Duration::from_secs(60);
+/// Playbacks remembered for [`SAME_PLAYBACK`] at most.
+const MAX_REMEMBERED: usize = 4096;
+/// Largest playlist relayed (24 h of 1 s fragments is about 6 MB).
+const MAX_PLAYLIST: usize = 16 << 20;
 
-/// The playback routes over `archive`, to merge into the node's HTTP router.
-pub fn router(archive: Archive) -> Router {
+/// The playback routes, to merge into the node's HTTP router: from
+/// `archive`, or through `source` when given (the node's source answers
+/// from this archive or from the child a device comes from).
+pub fn router(archive: Archive, source: Option<Arc<dyn RecordedSource>>) -> Router {
     Router::new()
         .route("/playback/{device}/index.m3u8", get(playlist))
-        .route("/playback/{device}/file/{name}", get(file))
-        .with_state(archive)
+        .route("/playback/{device}/stream.mp4", get(fragmented))
+        .route("/playback/{file}", get(progressive))
+        .with_state(Playback {
+            archive,
+            source,
+            audited: Arc::default(),
+        })
+}
+
+/// One playback: `(actor, device, start, end)`.
+type PlaybackKey = (String, String, i64, i64);
+
+#[derive(Clone)]
+struct Playback {
+    archive: Archive,
+    source: Option<Arc<dyn RecordedSource>>,
+    /// When each playback was last audited.
+    audited: Arc<Mutex<HashMap<PlaybackKey, Instant>>>,
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
@@ -45,78 +87,233 @@ fn text(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-/// The value of `name` in a query string.
-fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// Parses an RFC 3339 time from the query (`%3A` and `+` decoded).
-fn time_param(query: &str, name: &'static str) -> Result<i64, String> {
-    let raw = param(query, name)
-        .ok_or_else(|| format!("{name}: required, an RFC 3339 time (e.g. 2026-12-02T14:00:00Z)"))?;
-    let decoded = raw
-        .replace("%3A", ":")
-        .replace("%3a", ":")
-        .replace("%2B", "+")
-        .replace("%2b", "+");
-    let t = OffsetDateTime::parse(&decoded, &Rfc3339).map_err(|e| {
-        format!(
-            "{name}: {:?} is not an RFC 3339 time ({e})",
-            raw.chars().take(64).collect::<String>()
-        )
-    })?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| format!("{name}: out of range"))
-}
-
-/// The query kept on every URI of the playlist: the viewer's token only.
-fn carried(query: &str) -> String {
-    param(query, "token").map_or_else(String::new, |t| format!("?token={t}"))
-}
-
-async fn playlist(
-    State(archive): State<Archive>,
-    Path(device): Path<String>,
-    RawQuery(query): RawQuery,
-    principal: Option<axum::Extension<Arc<Principal>>>,
-) -> Response {
-    if let Err(e) = crate::error::check_device_id("device-id", &device) {
-        return text(StatusCode::BAD_REQUEST, e.to_string());
+fn max_range(form: Form) -> i64 {
+    match form {
+        Form::Progressive => MAX_MP4_RANGE_MS,
+        Form::Playlist | Form::Fragmented | Form::Spans => MAX_HLS_RANGE_MS,
     }
-    let query = query.unwrap_or_default();
-    let (start, end) = match (time_param(&query, "start"), time_param(&query, "end")) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(m), _) | (_, Err(m)) => return text(StatusCode::BAD_REQUEST, m),
-    };
+}
+
+/// The answer to `request` from `archive` (at the origin of the device).
+pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnswer {
+    if request.form == Form::Spans {
+        return crate::remote_spans::answer(archive, request).await;
+    }
+    if let Err(e) = crate::error::check_device_id("device-id", &request.device_id) {
+        return RecordedAnswer::refused(400, e.to_string());
+    }
+    let (start, end) = (request.start_ms, request.end_ms);
     if end <= start {
-        return text(StatusCode::BAD_REQUEST, "end: must be after start");
+        return RecordedAnswer::refused(400, "end: must be after start");
     }
-    if end - start > MAX_RANGE_MS {
-        return text(StatusCode::BAD_REQUEST, "end: at most 24 h after start");
+    if end - start > max_range(request.form) {
+        return RecordedAnswer::refused(400, "end: too long a range");
     }
-    let dir = layout::stream_dir(archive.dir(), &device, "main");
-    let token = carried(&query);
-    let built = tokio::task::spawn_blocking(move || build(&dir, start, end, &token)).await;
-    let body = match built {
-        Ok(Ok(Some(body))) => body,
+    let dir = layout::stream_dir(archive.dir(), &request.device_id, "main");
+    let form = request.form;
+    let planned = tokio::task::spawn_blocking(move || -> std::io::Result<Option<VirtualFile>> {
+        let selected = vod::select(&dir, start, end)?;
+        if selected.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(match form {
+            Form::Playlist => {
+                let text = vod::playlist(&selected, start, "stream.mp4");
+                let len = text.len() as u64;
+                VirtualFile {
+                    pieces: vec![vod::Piece::Made(Bytes::from(text))].into(),
+                    len,
+                    frames: 0,
+                }
+            }
+            Form::Fragmented => vod::fragmented(&selected).0,
+            Form::Progressive | Form::Spans => match vod::progressive(&selected, start, end)? {
+                Some(file) => file,
+                None => return Ok(None),
+            },
+        }))
+    })
+    .await;
+    let file = match planned {
+        Ok(Ok(Some(file))) => file,
         Ok(Ok(None)) => {
-            return text(
-                StatusCode::NOT_FOUND,
-                format!("no recording of {device} between start and end"),
+            return RecordedAnswer::refused(
+                404,
+                format!(
+                    "no recording of {} between start and end",
+                    request.device_id
+                ),
             );
         }
-        Ok(Err(e)) => return text(StatusCode::SERVICE_UNAVAILABLE, format!("archive: {e}")),
-        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => return RecordedAnswer::refused(503, format!("archive: {e}")),
+        Err(e) => return RecordedAnswer::refused(500, e.to_string()),
     };
-    // R14.5: every playback is a view, with its range.
-    let actor = principal.map_or_else(|| "anonymous".to_owned(), |p| p.actor());
-    let record = AuditRecord::new(actor, "recording.view", format!("{device}/main"))
-        .with_destination("hls")
-        .with_details(serde_json::json!({ "start_unix_ms": start, "end_unix_ms": end }));
-    archive.inner.audit.record(record).await;
+    let range = if form == Form::Playlist {
+        ByteRange::Whole
+    } else {
+        request.range
+    };
+    let Some((first, last)) = range.resolve(file.len) else {
+        let mut refused = RecordedAnswer::refused(416, "range not satisfiable");
+        refused.total = file.len;
+        return refused;
+    };
+    let end = if file.len == 0 { 0 } else { last + 1 };
+    let total = file.len;
+    let body = futures::stream::unfold((file, first), move |(file, pos)| async move {
+        if pos >= end {
+            return None;
+        }
+        let n = (end - pos).min(BODY_CHUNK);
+        let reader = file.clone();
+        let read = tokio::task::spawn_blocking(move || reader.read(pos, n)).await;
+        Some(match read {
+            Ok(Ok(bytes)) => (Ok(Bytes::from(bytes)), (file, pos + n)),
+            Ok(Err(e)) => (Err(e), (file, end)),
+            Err(e) => (Err(std::io::Error::other(e)), (file, end)),
+        })
+    });
+    RecordedAnswer {
+        status: if range == ByteRange::Whole { 200 } else { 206 },
+        total,
+        first,
+        last,
+        message: String::new(),
+        body: body.boxed(),
+    }
+}
+
+impl Playback {
+    /// R14.5: every playback is a view, with its range; a player's many
+    /// requests for one range are one playback.
+    async fn audit(
+        &self,
+        request: &RecordedRequest,
+        form: &str,
+        principal: Option<Arc<Principal>>,
+        basis: Option<ViewBasis>,
+    ) {
+        let actor = principal.map_or_else(|| "anonymous".to_owned(), |p| p.actor());
+        let key = (
+            actor.clone(),
+            request.device_id.clone(),
+            request.start_ms,
+            request.end_ms,
+        );
+        {
+            let mut audited = self
+                .audited
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if audited
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < SAME_PLAYBACK)
+            {
+                return;
+            }
+            if audited.len() >= MAX_REMEMBERED {
+                audited.retain(|_, at| at.elapsed() < SAME_PLAYBACK);
+            }
+            if audited.len() < MAX_REMEMBERED {
+                audited.insert(key, Instant::now());
+            }
+        }
+        let record = basis.unwrap_or_else(ViewBasis::by_role).playback_record(
+            &actor,
+            &format!("{}/main", request.device_id),
+            form,
+            (request.start_ms, request.end_ms),
+        );
+        self.archive.inner.audit.record(record).await;
+    }
+
+    /// Serves one request: checks it, asks the source (or the archive),
+    /// audits what is served, and answers in HTTP.
+    async fn serve(
+        &self,
+        form: Form,
+        device: &str,
+        query: Option<String>,
+        headers: &HeaderMap,
+        (principal, basis): Principals,
+    ) -> Response {
+        if let Err(e) = crate::error::check_device_id("device-id", device) {
+            return text(StatusCode::BAD_REQUEST, e.to_string());
+        }
+        let query = query.unwrap_or_default();
+        let (start_ms, end_ms) = match recorded_range(&query, max_range(form)) {
+            Ok(r) => r,
+            Err(m) => return text(StatusCode::BAD_REQUEST, m),
+        };
+        let request = RecordedRequest {
+            form,
+            device_id: device.to_owned(),
+            start_ms,
+            end_ms,
+            range: byte_range(headers),
+        };
+        let answer = match &self.source {
+            Some(source) => source.answer(request.clone()).await,
+            None => answer(&self.archive, request.clone()).await,
+        };
+        if matches!(answer.status, 200 | 206) {
+            let name = if form == Form::Progressive {
+                "mp4"
+            } else {
+                "hls"
+            };
+            self.audit(&request, name, principal.map(|p| p.0), basis.map(|b| b.0))
+                .await;
+        }
+        if form == Form::Playlist && answer.status == 200 {
+            return playlist_response(answer, &carried(&query)).await;
+        }
+        to_response(answer)
+    }
+}
+
+type Principals = (
+    Option<axum::Extension<Arc<Principal>>>,
+    Option<axum::Extension<ViewBasis>>,
+);
+
+/// The query every URI of a playlist carries: the range and the token.
+fn carried(query: &str) -> String {
+    let mut out = String::new();
+    for name in ["start", "end", "token"] {
+        if let Some(v) = query_param(query, name) {
+            out.push(if out.is_empty() { '?' } else { '&' });
+            out.push_str(name);
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out
+}
+
+/// The playlist, its URIs given the viewer's query (the origin names them
+/// `stream.mp4` alone: it never sees the viewer's token).
+async fn playlist_response(mut answer: RecordedAnswer, carried: &str) -> Response {
+    let mut raw = Vec::new();
+    while let Some(chunk) = answer.body.next().await {
+        match chunk {
+            Ok(bytes) if raw.len() + bytes.len() <= MAX_PLAYLIST => raw.extend_from_slice(&bytes),
+            Ok(_) => return text(StatusCode::SERVICE_UNAVAILABLE, "playlist too large"),
+            Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, format!("archive: {e}")),
+        }
+    }
+    let uri = format!("stream.mp4{carried}");
+    let body: String = String::from_utf8_lossy(&raw)
+        .lines()
+        .map(|line| {
+            let line = if line == "stream.mp4" {
+                uri.clone()
+            } else {
+                line.replace("URI=\"stream.mp4\"", &format!("URI=\"{uri}\""))
+            };
+            line + "\n"
+        })
+        .collect();
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -127,128 +324,104 @@ async fn playlist(
     response
 }
 
-/// The VOD playlist of the fragments overlapping `[start, end]`.
-fn build(
-    dir: &std::path::Path,
-    start: i64,
-    end: i64,
-    token: &str,
-) -> std::io::Result<Option<String>> {
-    let mut segments = String::new();
-    let mut target = 1u64;
-    let mut any = false;
-    for (file_start, media) in layout::media_files(dir)? {
-        if file_start > end {
-            break;
-        }
-        let index = Index::read(&layout::index_path(&media))?;
-        let Some(header) = &index.header else {
-            continue;
-        };
-        let chosen: Vec<_> = index
-            .fragments
-            .iter()
-            .filter(|f| f.end_unix_ms() > start && f.start_unix_ms < end)
-            .collect();
-        if chosen.is_empty() {
-            continue;
-        }
-        let name = media
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if any {
-            segments.push_str("#EXT-X-DISCONTINUITY\n");
-        }
-        any = true;
-        let _ = writeln!(
-            segments,
-            "#EXT-X-MAP:URI=\"file/{name}{token}\",BYTERANGE=\"{}@0\"",
-            header.init_len
-        );
-        for f in chosen {
-            target = target.max(f.duration.div_ceil(90_000));
-            let _ = writeln!(segments, "#EXTINF:{:.3},", f.duration as f64 / 90_000.0);
-            let _ = writeln!(segments, "#EXT-X-BYTERANGE:{}@{}", f.len, f.offset);
-            let _ = writeln!(segments, "file/{name}{token}");
-        }
+/// An answer in HTTP: the bytes with their length and place, or the refusal.
+fn to_response(answer: RecordedAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if status == StatusCode::RANGE_NOT_SATISFIABLE {
+        return (
+            status,
+            [
+                (header::CONTENT_RANGE, format!("bytes */{}", answer.total)),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response();
     }
-    if !any {
-        return Ok(None);
+    if !status.is_success() {
+        return text(status, answer.message);
     }
-    Ok(Some(format!(
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:{target}\n\
-         #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n{segments}#EXT-X-ENDLIST\n"
-    )))
-}
-
-/// `bytes=a-b` / `bytes=a-` of a file of `len` bytes, as an inclusive range.
-fn byte_range(headers: &HeaderMap, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let value = headers.get(header::RANGE)?.to_str().ok()?;
-    let spec = value.strip_prefix("bytes=")?;
-    let (a, b) = spec.split_once('-')?;
-    let parsed = (|| {
-        let first: u64 = a.trim().parse().ok()?;
-        let last = if b.trim().is_empty() {
-            len.checked_sub(1)?
-        } else {
-            b.trim().parse::<u64>().ok()?.min(len.checked_sub(1)?)
-        };
-        (first <= last).then_some((first, last))
-    })();
-    Some(parsed.ok_or(()))
-}
-
-async fn file(
-    State(archive): State<Archive>,
-    Path((device, name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    if crate::error::check_device_id("device-id", &device).is_err()
-        || !name
-            .strip_suffix(".mp4")
-            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return text(StatusCode::NOT_FOUND, "no such recording file");
-    }
-    let path = layout::stream_dir(archive.dir(), &device, "main").join(&name);
-    let Ok(mut f) = tokio::fs::File::open(&path).await else {
-        return text(StatusCode::NOT_FOUND, "no such recording file");
+    let len = if answer.total == 0 {
+        0
+    } else {
+        answer.last - answer.first + 1
     };
-    let len = match f.metadata().await {
-        Ok(m) => m.len(),
-        Err(e) => return text(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    let (status, first, last) = match byte_range(&headers, len) {
-        None => (StatusCode::OK, 0, len.saturating_sub(1)),
-        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
-        Some(Err(())) => {
-            return (
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
-            )
-                .into_response();
-        }
-    };
-    let count = if len == 0 { 0 } else { last - first + 1 };
-    let mut data = vec![0u8; usize::try_from(count).unwrap_or(0)];
-    if f.seek(std::io::SeekFrom::Start(first)).await.is_err()
-        || f.read_exact(&mut data).await.is_err()
-    {
-        return text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "recording file read failed",
-        );
-    }
-    let mut response = (status, data).into_response();
+    let mut response = Response::new(Body::from_stream(answer.body));
+    *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{len}"))
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "bytes {}-{}/{}",
+            answer.first, answer.last, answer.total
+        ))
     {
         h.insert(header::CONTENT_RANGE, v);
     }
     response
+}
+
+/// The `Range` header: `bytes=a-b`, `bytes=a-` or `bytes=-n`; anything
+/// else (several ranges, another unit) is ignored and the whole is served,
+/// as RFC 9110 allows.
+pub fn byte_range(headers: &HeaderMap) -> ByteRange {
+    let parsed = (|| {
+        let value = headers.get(header::RANGE)?.to_str().ok()?;
+        let spec = value.trim().strip_prefix("bytes=")?;
+        let (a, b) = spec.split_once('-')?;
+        let (a, b) = (a.trim(), b.trim());
+        if a.is_empty() {
+            return Some(ByteRange::Suffix(b.parse().ok()?));
+        }
+        let first = a.parse().ok()?;
+        if b.is_empty() {
+            return Some(ByteRange::From(first, None));
+        }
+        Some(ByteRange::From(first, Some(b.parse().ok()?)))
+    })();
+    parsed.unwrap_or(ByteRange::Whole)
+}
+
+async fn playlist(
+    State(playback): State<Playback>,
+    Path(device): Path<String>,
+    RawQuery(query): RawQuery,
+    principals: Principals,
+) -> Response {
+    let headers = HeaderMap::new();
+    playback
+        .serve(Form::Playlist, &device, query, &headers, principals)
+        .await
+}
+
+async fn fragmented(
+    State(playback): State<Playback>,
+    Path(device): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    principals: Principals,
+) -> Response {
+    playback
+        .serve(Form::Fragmented, &device, query, &headers, principals)
+        .await
+}
+
+async fn progressive(
+    State(playback): State<Playback>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    principals: Principals,
+) -> Response {
+    let Some(device) = file.strip_suffix(".mp4") else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "no such playback: /playback/<device-id>.mp4 or /playback/<device-id>/index.m3u8",
+        );
+    };
+    playback
+        .serve(Form::Progressive, device, query, &headers, principals)
+        .await
 }

@@ -13,12 +13,27 @@ use crate::error::check_device_id;
 #[derive(Clone)]
 pub struct ArchiveService {
     archive: Archive,
+    /// Where a device not recorded here is asked (a child's camera).
+    source: Option<std::sync::Arc<dyn vfed_relay::recorded::RecordedSource>>,
 }
 
 impl ArchiveService {
     /// The service over `archive`.
     pub fn new(archive: Archive) -> Self {
-        Self { archive }
+        Self {
+            archive,
+            source: None,
+        }
+    }
+
+    /// Also answers `ListSpans` for devices recorded at other nodes, from
+    /// `source` (the node's recordings through the tree).
+    pub fn with_source(
+        mut self,
+        source: std::sync::Arc<dyn vfed_relay::recorded::RecordedSource>,
+    ) -> Self {
+        self.source = Some(source);
+        self
     }
 }
 
@@ -52,6 +67,15 @@ impl ArchiveApi for ArchiveService {
             );
         }
         let profile = crate::error::check_profile("profile", &r.profile)?;
+        // A device not recorded here: as its origin lists it (main only).
+        if let Some(source) = &self.source
+            && profile == "main"
+            && !crate::layout::stream_dir(self.archive.dir(), &r.device_id, profile).is_dir()
+        {
+            return crate::remote_spans::list(source, &r)
+                .await
+                .map(Response::new);
+        }
         let (spans, gaps) = self
             .archive
             .list(&r.device_id, profile, r.from_unix_ms, r.to_unix_ms)

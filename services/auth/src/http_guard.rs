@@ -3,7 +3,9 @@
 //! send headers, so the token may come as `?token=`. A viewer's requests
 //! for one stream form a view, kept by the node's [`LiveViews`] (the same
 //! tracker as the relay's QUIC views): its start and stop (idle, or its
-//! basis ended) go to the audit log, and every refusal too.
+//! basis ended) go to the audit log, and every refusal too. `/playback/...`
+//! needs `recordings.view` and the policy's leave for the requested range
+//! (R13); the playback handler audits each playback with its range.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,12 @@ use axum::response::{IntoResponse, Response};
 use crate::gate::{Denial, Gate};
 use crate::live_views::{Egress, LiveViews};
 use crate::principal::Principal;
+use crate::recorded_range::recorded_range;
 use crate::table::{Access, http_rule};
+use crate::view::ViewBasis;
+
+/// An allowed request and, for a playback, its basis.
+type Allowed = (Arc<Principal>, Option<ViewBasis>);
 
 /// The HTTP side of the layer (cheap to clone).
 #[derive(Clone)]
@@ -68,13 +75,72 @@ impl HttpGuard {
         router.layer(axum::middleware::from_fn_with_state(self, guard))
     }
 
-    /// Decides a request; `Ok(Some(principal))` for a guarded route other
-    /// than live video, whose handler audits the request itself.
+    /// `/playback/<device>/...` and `/playback/<device>.mp4`: the range of
+    /// the query must be allowed by the policy (for department viewers, an
+    /// active recorded grant covering the device and the range, R13).
+    async fn check_playback(
+        &self,
+        principal: Arc<Principal>,
+        path: &str,
+        query: &str,
+    ) -> Result<Option<Allowed>, Response> {
+        let rest = path.trim_start_matches("/playback/");
+        let device = match rest.split_once('/') {
+            Some((device, _)) => device,
+            None => rest.strip_suffix(".mp4").unwrap_or(rest),
+        };
+        let (start, end) = recorded_range(query, i64::MAX)
+            .map_err(|message| refusal(StatusCode::BAD_REQUEST, &message))?;
+        match self
+            .gate
+            .views
+            .check_recorded(&principal, device, start, end)
+        {
+            Ok(basis) => Ok(Some((principal, Some(basis)))),
+            Err(refused) => Err(self
+                .refuse_view(
+                    &principal,
+                    "recording.view",
+                    &format!("{device}/main"),
+                    &refused,
+                )
+                .await),
+        }
+    }
+
+    /// A view the policy refused: audited, and a 403 naming why.
+    async fn refuse_view(
+        &self,
+        principal: &Principal,
+        action: &str,
+        target: &str,
+        refused: &crate::view::Refusal,
+    ) -> Response {
+        let denial = Denial::PermissionDenied {
+            message: refused.to_string(),
+            requirement: refused.requirement,
+        };
+        self.gate
+            .record_refusal(
+                &principal.actor(),
+                action,
+                target,
+                denial.message(),
+                denial.requirement(),
+            )
+            .await;
+        refusal(StatusCode::FORBIDDEN, denial.message())
+    }
+
+    /// Decides a request; `Ok(Some((principal, basis)))` for a guarded
+    /// route other than live video, whose handler audits the request itself
+    /// (`basis`: on what a playback is allowed).
     async fn check(
         &self,
         path: &str,
+        query: &str,
         token: Option<String>,
-    ) -> Result<Option<Arc<Principal>>, Response> {
+    ) -> Result<Option<Allowed>, Response> {
         let Some(rule) = http_rule(path) else {
             return Ok(None);
         };
@@ -108,8 +174,11 @@ impl HttpGuard {
                 .await;
             return Err(refusal(StatusCode::FORBIDDEN, denial.message()));
         }
+        if path.starts_with("/playback/") {
+            return self.check_playback(principal, path, query).await;
+        }
         if !path.starts_with("/live/") {
-            return Ok(Some(principal));
+            return Ok(Some((principal, None)));
         }
         // /live/<device>/<profile>/<file>
         let mut parts = path.trim_start_matches('/').split('/').skip(1);
@@ -129,20 +198,9 @@ impl HttpGuard {
                 if let Some(record) = stop {
                     self.gate.audit.record(*record).await;
                 }
-                let denial = Denial::PermissionDenied {
-                    message: refused.to_string(),
-                    requirement: refused.requirement,
-                };
-                self.gate
-                    .record_refusal(
-                        &principal.actor(),
-                        "live.view",
-                        &stream,
-                        denial.message(),
-                        denial.requirement(),
-                    )
-                    .await;
-                Err(refusal(StatusCode::FORBIDDEN, denial.message()))
+                Err(self
+                    .refuse_view(&principal, "live.view", &stream, &refused)
+                    .await)
             }
         }
     }
@@ -150,10 +208,14 @@ impl HttpGuard {
 
 async fn guard(State(guard): State<HttpGuard>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let token = token_of(&request);
-    match guard.check(&path, token).await {
-        Ok(principal) => {
-            if let Some(principal) = principal {
+    match guard.check(&path, &query, token).await {
+        Ok(allowed) => {
+            if let Some((principal, basis)) = allowed {
+                if let Some(basis) = basis {
+                    request.extensions_mut().insert(basis);
+                }
                 request.extensions_mut().insert(principal);
             }
             next.run(request).await

@@ -15,6 +15,7 @@ mod live_views;
 mod password;
 mod permission;
 mod principal;
+pub mod recorded_range;
 mod request_summary;
 mod role;
 mod run;

@@ -105,7 +105,13 @@ impl Role {
                 P::RetrievalRead,
                 P::RecordingsRead,
             ],
-            Role::DepartmentViewer => &[P::StreamsRead, P::LiveView, P::SharingRead],
+            Role::DepartmentViewer => &[
+                P::StreamsRead,
+                P::LiveView,
+                P::SharingRead,
+                // Only under a recorded grant, for its range (R13): the HTTP guard asks the policy.
+                P::RecordingsView,
+            ],
         }
     }
 

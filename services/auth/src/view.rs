@@ -41,6 +41,25 @@ impl ViewBasis {
             }))
     }
 
+    /// The audit record of a playback of `[start_ms, end_ms)` on this
+    /// basis (R14.5); `destination` is the form (`hls`, `mp4`).
+    pub fn playback_record(
+        &self,
+        actor: &str,
+        stream: &str,
+        destination: &str,
+        (start_ms, end_ms): (i64, i64),
+    ) -> AuditRecord {
+        AuditRecord::new(actor, "recording.view", stream)
+            .with_purpose(self.purpose.clone())
+            .with_destination(destination)
+            .with_details(serde_json::json!({
+                "grant_id": self.grant_id,
+                "start_unix_ms": start_ms,
+                "end_unix_ms": end_ms,
+            }))
+    }
+
     /// The audit record of a view on this basis stopping, and why.
     pub fn stop_record(
         &self,
@@ -73,6 +92,20 @@ pub struct Refusal {
 pub trait ViewPolicy: Send + Sync + 'static {
     /// Whether `principal` (who holds `live.view`) may watch `device_id` now.
     fn check_live(&self, principal: &Principal, device_id: &str) -> Result<ViewBasis, Refusal>;
+
+    /// Whether `principal` (who holds `recordings.view`) may play back
+    /// `device_id`'s recording of `[start_ms, end_ms)` (Unix ms) now. By
+    /// default: by role only, as [`RoleOnlyPolicy`] does for live video.
+    fn check_recorded(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<ViewBasis, Refusal> {
+        let _ = (start_ms, end_ms);
+        RoleOnlyPolicy.check_live(principal, device_id)
+    }
 }
 
 /// The policy without sharing: a role that holds `live.view` and does not

@@ -13,6 +13,7 @@ pub mod link;
 mod metrics;
 pub mod policy;
 mod pull;
+pub mod recorded;
 mod relay;
 pub mod routing;
 mod run;

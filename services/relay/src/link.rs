@@ -120,6 +120,7 @@ pub fn start(
     may_subscribe: bool,
 ) -> Arc<Link> {
     let (tx, rx) = mpsc::channel(64);
+    let relay_for_recorded = relay.clone();
     let link = Arc::new(Link {
         peer,
         connection,
@@ -137,6 +138,12 @@ pub fn start(
         may_subscribe,
     ));
     tokio::spawn(accept_gops(link.clone()));
+    // Requests for recorded bytes (the parent asks its child, R13 playback through the tree).
+    tokio::spawn(crate::recorded::serve(
+        relay_for_recorded,
+        link.clone(),
+        may_subscribe,
+    ));
     link
 }
 

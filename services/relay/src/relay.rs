@@ -77,6 +77,7 @@ struct Inner {
     resolver: Arc<dyn Resolver>,
     options: RelayOptions,
     policy: std::sync::RwLock<crate::policy::SharedPolicy>,
+    recorded: std::sync::RwLock<Option<Arc<dyn crate::recorded::RecordedSource>>>,
 }
 
 /// A node's relay (cheap to clone).
@@ -107,6 +108,7 @@ impl Relay {
                 resolver,
                 options,
                 policy: std::sync::RwLock::new(Arc::new(crate::policy::NodesOnly)),
+                recorded: std::sync::RwLock::default(),
             }),
         }
     }
@@ -569,6 +571,25 @@ impl Relay {
             .policy
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = policy;
+    }
+
+    /// Answers the parent's requests for recorded bytes (default: none,
+    /// every request gets 404).
+    pub fn set_recorded_source(&self, source: Arc<dyn crate::recorded::RecordedSource>) {
+        *self
+            .inner
+            .recorded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
+    }
+
+    /// The source of recorded bytes, if any.
+    pub(crate) fn recorded_source(&self) -> Option<Arc<dyn crate::recorded::RecordedSource>> {
+        self.inner
+            .recorded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The current subscriber policy.

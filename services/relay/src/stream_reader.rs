@@ -61,6 +61,14 @@ impl StreamReader {
         Ok(out.freeze())
     }
 
+    /// The next bytes, whatever arrived (buffered first); `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadError> {
+        if !self.pending.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.pending)));
+        }
+        self.chunk().await
+    }
+
     /// Tells the peer to stop sending (we lost interest in this GOP).
     pub fn stop(&mut self) {
         let _ = self.stream.stop(quinn::VarInt::from_u32(0));

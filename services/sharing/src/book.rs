@@ -12,7 +12,7 @@ use vfed_auth::{Principal, Refusal, ViewBasis, ViewPolicy};
 use vfed_gbcode::AreaCode;
 use vfed_store::{SharedStore, WatchEvent, WatchItem, watch_with_resync};
 
-use crate::clock::{now_ms, rfc3339};
+use crate::clock::{now_ms, rfc3339, rfc3339_ms};
 use crate::codec::decode;
 use crate::error::R13;
 use crate::keys;
@@ -186,6 +186,37 @@ impl GrantBook {
         usage: Use,
         now_ms: i64,
     ) -> Result<ViewBasis, Refusal> {
+        self.decide(principal, device_id, usage, now_ms, None)
+    }
+
+    /// Whether `principal` may play back `device_id`'s recording of
+    /// `[start_ms, end_ms)` at `now_ms`: by role, or for department viewers
+    /// under an active recorded grant whose validity `[valid_from,
+    /// valid_to)` holds the whole range (R13).
+    pub fn check_recorded_at(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        (start_ms, end_ms): (i64, i64),
+        now_ms: i64,
+    ) -> Result<ViewBasis, Refusal> {
+        self.decide(
+            principal,
+            device_id,
+            Use::Recorded,
+            now_ms,
+            Some((start_ms, end_ms)),
+        )
+    }
+
+    fn decide(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        usage: Use,
+        now_ms: i64,
+        range: Option<(i64, i64)>,
+    ) -> Result<ViewBasis, Refusal> {
         let refusal = |reason: String| Refusal {
             reason,
             requirement: R13,
@@ -220,7 +251,23 @@ impl GrantBook {
                 continue;
             }
             let g = &indexed.grant;
+            let outside = range.filter(|&(start, end)| {
+                start < g.valid_from_unix.saturating_mul(1000)
+                    || end > g.valid_to_unix.saturating_mul(1000)
+            });
             match g.state_at(now_ms) {
+                GrantState::Active if indexed.allows(usage) && outside.is_some() => {
+                    if let Some((start, end)) = outside {
+                        misses.push(format!(
+                            "grant {} covers recorded video from {} to {}, not the requested {} to {}",
+                            g.id,
+                            rfc3339(g.valid_from_unix),
+                            rfc3339(g.valid_to_unix),
+                            rfc3339_ms(start),
+                            rfc3339_ms(end)
+                        ));
+                    }
+                }
                 GrantState::Active if indexed.allows(usage) => {
                     return Ok(ViewBasis {
                         grant_id: Some(g.id.clone()),
@@ -265,20 +312,21 @@ impl GrantBook {
             usage.name()
         )))
     }
-
-    /// [`GrantBook::check_at`] now, for recorded video (the archive asks).
-    pub fn check_recorded(
-        &self,
-        principal: &Principal,
-        device_id: &str,
-    ) -> Result<ViewBasis, Refusal> {
-        self.check_at(principal, device_id, Use::Recorded, now_ms())
-    }
 }
 
 impl ViewPolicy for GrantBook {
     fn check_live(&self, principal: &Principal, device_id: &str) -> Result<ViewBasis, Refusal> {
         self.check_at(principal, device_id, Use::Live, now_ms())
+    }
+
+    fn check_recorded(
+        &self,
+        principal: &Principal,
+        device_id: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<ViewBasis, Refusal> {
+        self.check_recorded_at(principal, device_id, (start_ms, end_ms), now_ms())
     }
 }
 
@@ -409,6 +457,23 @@ mod tests {
             reason(book.check_at(&viewer("traffic"), CAMERA, Use::Recorded, 150_000))
                 .contains("not for recorded")
         );
+    }
+
+    #[test]
+    fn recorded_playback_stays_inside_the_grant_s_validity() {
+        let book = loaded(&[grant("g-000000000001", false)]);
+        let viewer = viewer("traffic");
+        let basis = book
+            .check_recorded_at(&viewer, CAMERA, (100_000, 150_000), 160_000)
+            .expect("inside the grant");
+        assert_eq!(basis.grant_id.as_deref(), Some("g-000000000001"));
+        for range in [(99_000, 150_000), (150_000, 200_001)] {
+            let why = reason(book.check_recorded_at(&viewer, CAMERA, range, 160_000));
+            assert!(why.contains("not the requested"), "{why}");
+        }
+        let live_only = loaded(&[grant("g-000000000002", true)]);
+        let why = reason(live_only.check_recorded_at(&viewer, CAMERA, (100_000, 150_000), 160_000));
+        assert!(why.contains("not for recorded"), "{why}");
     }
 
     #[test]

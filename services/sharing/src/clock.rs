@@ -25,6 +25,14 @@ pub fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
+/// `unix_ms` (milliseconds) as RFC 3339 UTC, for messages.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| unix_ms.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,8 @@
-//! `vfedctl recordings list` and `vfedctl recordings status`: what the
+//! `vfedctl recordings list`, `status` and `play`: what the
 //! node's archive holds (service `vfed.archive.v1.Archive`, R14.6). There
 //! is no verb that deletes or changes a recording (R18.7).
+
+mod play;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -32,6 +34,9 @@ Examples:
   vfedctl --demo /tmp/vfed --node naidong recordings status
   vfedctl --demo /tmp/vfed --node naidong -o json recordings status")]
     Status,
+    /// The playback URLs of a range (HLS VOD and one MP4), with a token.
+    #[command(after_help = play::AFTER_HELP)]
+    Play(play::PlayArgs),
 }
 
 /// Arguments of `recordings list`.
@@ -123,6 +128,9 @@ fn time_text(ms: i64) -> String {
 
 /// Runs a recordings command.
 pub async fn run(command: RecordingsCommand, session: &Session) -> anyhow::Result<()> {
+    if let RecordingsCommand::Play(args) = command {
+        return play::run(args, session).await;
+    }
     let mut client = ArchiveClient::new(session.channel().await?);
     match command {
         RecordingsCommand::List(args) => {
@@ -199,6 +207,7 @@ pub async fn run(command: RecordingsCommand, session: &Session) -> anyhow::Resul
                 t.render()
             })
         }
+        RecordingsCommand::Play(_) => Ok(()),
         RecordingsCommand::Status => {
             let s = session.call(client.status(StatusRequest {})).await?;
             let view = StatusView {

@@ -127,20 +127,7 @@ pub async fn run(args: WatchArgs, session: &Session) -> anyhow::Result<()> {
             ));
         }
     };
-    let base = match args.http.clone() {
-        Some(base) => base,
-        None => match session.demo_http_endpoint()? {
-            Some(url) => http::demo_base(&url)?,
-            None => match session.stored_login().and_then(|c| c.http_endpoint) {
-                Some(url) => http::demo_base(&url)?,
-                None => {
-                    return Err(usage(
-                        "watch needs the node's HTTP endpoint: pass --http URL, or --demo DATA_DIR",
-                    ));
-                }
-            },
-        },
-    };
+    let base = http_base(args.http.clone(), session, "watch")?;
     let token = viewing_token(session).await?;
     let (mut out, name): (Pin<Box<dyn AsyncWrite + Send>>, String) = match &sink {
         Sink::Stdout => {
@@ -498,9 +485,30 @@ fn attribute(list: &str, name: &str) -> Option<String> {
     }
 }
 
+/// The node's HTTP base: `explicit` (`--http`), else the demo's or the
+/// stored login's `http_endpoint`; `command` names who needs it.
+pub(crate) fn http_base(
+    explicit: Option<BaseUrl>,
+    session: &Session,
+    command: &str,
+) -> anyhow::Result<BaseUrl> {
+    if let Some(base) = explicit {
+        return Ok(base);
+    }
+    match session.demo_http_endpoint()? {
+        Some(url) => http::demo_base(&url),
+        None => match session.stored_login().and_then(|c| c.http_endpoint) {
+            Some(url) => http::demo_base(&url),
+            None => Err(usage(format!(
+                "{command} needs the node's HTTP endpoint: pass --http URL, or --demo DATA_DIR"
+            ))),
+        },
+    }
+}
+
 /// The token HLS requests carry: the stored login's (or `--token`), else one
 /// issued now to the certificate's account (R15.1: the egress checks it).
-async fn viewing_token(session: &Session) -> anyhow::Result<String> {
+pub(crate) async fn viewing_token(session: &Session) -> anyhow::Result<String> {
     if let Some(token) = session.token()? {
         return Ok(token);
     }
