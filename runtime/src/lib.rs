@@ -11,6 +11,7 @@ mod call_log;
 mod cameras;
 mod data_dir;
 mod error;
+mod evidence;
 mod fd_limit;
 mod grpc;
 mod http;
@@ -285,6 +286,9 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let services = grpc::Services {
         streams: vfed_relay::StreamsService::new(relay.clone()),
         archive: archive.as_ref().map(|a| a.service.clone()),
+        evidence: archive
+            .as_ref()
+            .map(|a| evidence::service(&a.archive, config, &store, &catalog, &audit)),
         audit: vfed_auditing::AuditService::new(
             audit.clone(),
             node.children.iter().map(|c| c.id.clone()),

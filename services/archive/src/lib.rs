@@ -15,14 +15,19 @@
 //! - Gaps are recorded with their cause ([`spans`]); the gRPC service
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
 //!   [`playback`] serves HLS VOD over the recorded files.
+//! - [`EvidenceService`] exports the evidence package of an approved
+//!   retrieval request ([`export`]: what it asks of the node).
 //!
 //! There is no API that deletes, truncates or rewrites a recording.
 #![forbid(unsafe_code)]
 
 mod archive;
 mod error;
+mod evidence_service;
+pub mod export;
 pub mod index;
 pub mod layout;
+pub mod logged;
 pub mod playback;
 mod recorder;
 pub mod recovery;
@@ -34,5 +39,6 @@ pub mod writer;
 
 pub use archive::{Archive, ArchiveOptions, StreamStatus};
 pub use error::ArchiveError;
+pub use evidence_service::EvidenceService;
 pub use service::ArchiveService;
 pub use verify::{Finding, Report, verify};
