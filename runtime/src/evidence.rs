@@ -197,14 +197,14 @@ impl ManifestLog for Manifests {
         let checkpoint = vfed_auditing::read_countersigned(dir)
             .map_err(failed)?
             .ok_or_else(|| {
-                Status::unavailable(format!(
+                Status::failed_precondition(format!(
                     "no checkpoint of this node's audit log is countersigned by its parent {parent_id} yet (R18.6); retry after the next shipment (audit.checkpoint_interval)"
                 ))
             })?;
         let parent_key = vfed_auditing::read_parent_key(dir)
             .map_err(failed)?
             .ok_or_else(|| {
-                Status::unavailable(format!(
+                Status::failed_precondition(format!(
                     "the key of parent {parent_id} is not known yet: it comes with the next countersigned checkpoint (audit.checkpoint_interval)"
                 ))
             })?;

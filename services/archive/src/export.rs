@@ -125,7 +125,7 @@ pub fn plan_files(
                 continue;
             }
             if index.closed.is_none() {
-                return Err(Status::unavailable(format!(
+                return Err(Status::failed_precondition(format!(
                     "{device}/{profile}/{start}.mp4 covers the request's period and is still being recorded; retry once it has closed (archive.file_duration after it started)"
                 )));
             }
@@ -172,12 +172,12 @@ pub async fn prove(
     for file in files.iter_mut() {
         let source = &file.entry.source;
         let manifest = logged.get(source).ok_or_else(|| {
-            Status::unavailable(format!(
+            Status::failed_precondition(format!(
                 "{source}: its manifest is not in the audit log yet (R18.6); retry in a few seconds"
             ))
         })?;
         if manifest.index >= size {
-            return Err(Status::unavailable(format!(
+            return Err(Status::failed_precondition(format!(
                 "{source}: its manifest (audit log entry {}) is not yet covered by a checkpoint the parent countersigned (latest: {size} entries); retry after the next checkpoint is shipped (audit.checkpoint_interval)",
                 manifest.index
             )));
