@@ -47,30 +47,14 @@ async fn person(node: &TestNode, pki: &TestPki, name: &str, role: Role) -> Strin
 
 /// The built `vfedctl` with `args`, acting as `token` at `node` when given.
 async fn vfedctl(pki: &TestPki, node: Option<(&TestNode, &str)>, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"));
-    command.env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"));
-    if let Some((node, token)) = node {
-        let (cert, key) = pki
-            .files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN).unwrap())
-            .unwrap();
-        command
-            .arg("--endpoint")
-            .arg(format!("https://{}", node.grpc_addr))
-            .arg("--ca")
-            .arg(pki.ca())
-            .arg("--cert")
-            .arg(cert)
-            .arg("--key")
-            .arg(key)
-            .args([
-                "--server-id",
-                node.id(),
-                "--timeout",
-                "10s",
-                "--token",
-                token,
-            ]);
-    }
+    let mut command = match node {
+        Some((node, token)) => {
+            let mut c = vfed_tests::binaries::vfedctl_at(pki, node).unwrap();
+            c.args(["--token", token]);
+            c
+        }
+        None => tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl")),
+    };
     command.args(args).output().await.unwrap()
 }
 
@@ -83,15 +67,15 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The end of the shorter of the two devices' first spans, once both
-/// have `seconds` recorded: (latest start, earliest end), Unix ms.
+/// Once the newest spans of all `devices` overlap by `seconds`: (latest
+/// start, earliest end), Unix ms.
 async fn recorded(
     county: &TestNode,
     pki: &TestPki,
     devices: &[String],
     seconds: i64,
 ) -> (i64, i64) {
-    eventually("both cameras recorded", Duration::from_secs(90), || async {
+    eventually("both cameras recorded", Duration::from_secs(120), || async {
         let mut starts = Vec::new();
         let mut ends = Vec::new();
         for device in devices {
@@ -104,7 +88,7 @@ async fn recorded(
             else {
                 return Ok(None);
             };
-            let Some(span) = r.into_inner().spans.first().copied() else {
+            let Some(span) = r.into_inner().spans.last().copied() else {
                 return Ok(None);
             };
             starts.push(span.start_unix_ms);

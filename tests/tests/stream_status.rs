@@ -37,18 +37,7 @@ async fn streams_show_json(
     node: &TestNode,
     key: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
-    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
-        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
-        .arg("--endpoint")
-        .arg(format!("https://{}", node.grpc_addr))
-        .arg("--ca")
-        .arg(pki.ca())
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(tool_key)
-        .args(["--server-id", node.id(), "--timeout", "5s"])
+    let out = vfed_tests::binaries::vfedctl_at(pki, node)?
         .args(["streams", "show", key, "-o", "json"])
         .output()
         .await?;
