@@ -75,28 +75,32 @@ async fn recorded(
     devices: &[String],
     seconds: i64,
 ) -> (i64, i64) {
-    eventually("both cameras recorded", Duration::from_secs(120), || async {
-        let mut starts = Vec::new();
-        let mut ends = Vec::new();
-        for device in devices {
-            let Ok(r) = ArchiveClient::new(county.channel(pki)?)
-                .list_spans(ListSpansRequest {
-                    device_id: device.clone(),
-                    ..ListSpansRequest::default()
-                })
-                .await
-            else {
-                return Ok(None);
-            };
-            let Some(span) = r.into_inner().spans.last().copied() else {
-                return Ok(None);
-            };
-            starts.push(span.start_unix_ms);
-            ends.push(span.end_unix_ms);
-        }
-        let (start, end) = (*starts.iter().max().unwrap(), *ends.iter().min().unwrap());
-        Ok((end - start >= seconds * 1000).then_some((start, end)))
-    })
+    eventually(
+        "both cameras recorded",
+        Duration::from_secs(120),
+        || async {
+            let mut starts = Vec::new();
+            let mut ends = Vec::new();
+            for device in devices {
+                let Ok(r) = ArchiveClient::new(county.channel(pki)?)
+                    .list_spans(ListSpansRequest {
+                        device_id: device.clone(),
+                        ..ListSpansRequest::default()
+                    })
+                    .await
+                else {
+                    return Ok(None);
+                };
+                let Some(span) = r.into_inner().spans.last().copied() else {
+                    return Ok(None);
+                };
+                starts.push(span.start_unix_ms);
+                ends.push(span.end_unix_ms);
+            }
+            let (start, end) = (*starts.iter().max().unwrap(), *ends.iter().min().unwrap());
+            Ok((end - start >= seconds * 1000).then_some((start, end)))
+        },
+    )
     .await
     .unwrap()
 }
@@ -270,6 +274,44 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
         f.sha256
     );
     assert!(recorded_bytes.len() >= exported_bytes.len());
+    // Each exported file plays as recorded: ffprobe decodes its frames
+    // with the camera's codec.
+    for file in &manifest.files {
+        let out = tokio::process::Command::new("timeout")
+            .args([
+                "60",
+                "ffprobe",
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+            ])
+            .args([
+                "-show_entries",
+                "stream=codec_name,nb_read_frames",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(package.join(&file.path))
+            .output()
+            .await
+            .unwrap();
+        let probed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let codec = if file.device_id == devices[0] {
+            "h264"
+        } else {
+            "hevc"
+        };
+        assert!(
+            probed.starts_with(&format!("{codec},")),
+            "{}: {probed:?} {}",
+            file.path,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let frames: u64 = probed.split(',').nth(1).unwrap().parse().unwrap();
+        assert!(frames >= 25, "{}: {frames} frames decoded", file.path);
+    }
 
     // The export is in the audit log with its hash, purpose and destination.
     let package_sha256 = vfed_evidence::sha256_hex(&manifest_bytes);
