@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "vfed/audit/v1/audit.proto",
         "vfed/retrieval/v1/retrieval.proto",
         "vfed/archive/v1/archive.proto",
+        "vfed/archive/v1/evidence.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

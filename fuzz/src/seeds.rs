@@ -115,6 +115,23 @@ pub fn checkpoint() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// A tlog-proof over a signed checkpoint, and package paths.
+pub fn evidence() -> Vec<Vec<u8>> {
+    let mut seeds = vec![
+        b"media/54050200001320000001/main/1764280000000.mp4".to_vec(),
+        b"../keys/node.vkey".to_vec(),
+    ];
+    if let Some(checkpoint) = signed_checkpoint() {
+        let proof = vfed_evidence::proof::TlogProof {
+            index: 1,
+            hashes: vec![[7u8; 32], [8u8; 32]],
+            checkpoint,
+        };
+        seeds.push(proof.to_text().into_bytes());
+    }
+    seeds
+}
+
 /// A log file and a checkpoints file, each with two frames.
 pub fn audit_files() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();

@@ -139,6 +139,30 @@ pub fn checkpoint(data: &[u8]) {
     let _ = SigningKey::parse_private(text);
 }
 
+/// Evidence packages (crates/evidence): the tlog-proof files, the
+/// manifest and the paths in it, read from someone else's disk or the
+/// network by `vfedctl evidence verify` and `retrieval export`.
+pub fn evidence(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(proof) = vfed_evidence::proof::TlogProof::parse(text) {
+        match vfed_evidence::proof::TlogProof::parse(&proof.to_text()) {
+            Ok(again) => assert_eq!(again, proof, "a proof does not survive its text"),
+            Err(e) => panic!("a parsed proof's text does not parse: {e}"),
+        }
+    }
+    if let Ok(manifest) = serde_json::from_str::<vfed_evidence::Manifest>(text) {
+        for file in &manifest.files {
+            let _ = vfed_evidence::layout::check_relative(&file.path);
+        }
+    }
+    if let Ok(path) = vfed_evidence::layout::check_relative(text) {
+        assert!(path.is_relative(), "{text:?} passed as relative");
+        assert!(!text.split('/').any(|p| p == ".."), "{text:?} climbs out");
+    }
+}
+
 /// Node configuration (crates/config): a TOML file, and `--set` overrides.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -64,6 +64,16 @@ fn checkpoint() {
 }
 
 #[test]
+fn evidence() {
+    run(
+        "evidence",
+        targets::evidence,
+        &seeds::evidence(),
+        Campaign::default(),
+    );
+}
+
+#[test]
 fn config() {
     run(
         "config",

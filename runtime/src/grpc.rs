@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use vfed_proto::archive::v1::archive_server::ArchiveServer;
+use vfed_proto::archive::v1::evidence_server::EvidenceServer;
 use vfed_proto::audit::v1::audit_server::AuditServer;
 use vfed_proto::auth::v1::accounts_server::AccountsServer;
 use vfed_proto::federation::v1::federation_server::FederationServer;
@@ -23,6 +24,7 @@ pub struct Services {
     pub sharing: vfed_sharing::SharingService,
     pub streams: vfed_relay::StreamsService,
     pub archive: Option<vfed_archive::ArchiveService>,
+    pub evidence: Option<vfed_archive::EvidenceService>,
     pub audit: vfed_auditing::AuditService,
     pub registry: RegistryService,
     pub node: NodeService,
@@ -96,7 +98,8 @@ pub async fn serve(
         .add_service(FederationServer::new(services.federation))
         .add_service(StreamsServer::new(services.streams))
         .add_service(AuditServer::new(services.audit))
-        .add_optional_service(services.archive.map(ArchiveServer::new));
+        .add_optional_service(services.archive.map(ArchiveServer::new))
+        .add_optional_service(services.evidence.map(EvidenceServer::new));
     if let Ok(reflection) = reflection {
         router = router.add_service(reflection);
     }

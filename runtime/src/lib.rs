@@ -19,6 +19,7 @@ mod cameras;
 mod data_dir;
 mod devices;
 mod error;
+mod evidence;
 mod fd_limit;
 mod grpc;
 mod http;
@@ -333,6 +334,9 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             .as_ref()
             .zip(recordings.clone())
             .map(|(a, source)| a.service.clone().with_source(source)),
+        evidence: archive
+            .as_ref()
+            .map(|a| evidence::service(&a.archive, config, retrieval.clone(), &audit)),
         audit: auditing,
         accounts: auth.service,
         sharing: sharing.service,

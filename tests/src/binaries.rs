@@ -44,3 +44,26 @@ impl Drop for Stopped {
         let _ = self.0.wait();
     }
 }
+
+/// The built `vfedctl` connected to `node` as the harness's tool
+/// certificate (its admin), without stored logins, answering within 10 s;
+/// add `--token` to act as a person.
+pub fn vfedctl_at(
+    pki: &crate::TestPki,
+    node: &crate::TestNode,
+) -> anyhow::Result<tokio::process::Command> {
+    let (cert, key) = pki.files(&vfed_pki::Identity::tool(crate::TEST_ADMIN)?)?;
+    let mut command = tokio::process::Command::new(built_binary("vfedctl"));
+    command
+        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
+        .arg("--endpoint")
+        .arg(format!("https://{}", node.grpc_addr))
+        .arg("--ca")
+        .arg(pki.ca())
+        .arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(key)
+        .args(["--server-id", node.id(), "--timeout", "10s"]);
+    Ok(command)
+}

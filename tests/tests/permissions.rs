@@ -216,6 +216,7 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     // Archive (R14.6, R18.7): what is recorded and the gaps, never the video itself.
     ("/vfed.archive.v1.Archive/ListSpans", "Y Y Y . Y .", "R14.6", "R14.6/R14.3: staff who run or watch the platform see recording gaps; auditors check 30-day continuity; officers get recorded video only under R16, departments only granted feeds (R13)"),
     ("/vfed.archive.v1.Archive/Status",    "Y Y Y . Y .", "R14.6", "R14.6: as above"),
+    ("/vfed.archive.v1.Evidence/Export",   ". . . Y . .", "R16",   "R16/R17: recorded video leaves only as the evidence of an approved request, to the officers who signed it"),
 ];
 
 /// What each handler answers to an empty request (every field default):
@@ -251,6 +252,7 @@ const HANDLER_ANSWERS: &[(&str, Code, &str)] = &[
     ("/vfed.retrieval.v1.Retrieval/OpenAccess", Code::InvalidArgument, "is not a retrieval request ID"),
     ("/vfed.archive.v1.Archive/ListSpans", Code::InvalidArgument, "is not a 20-digit GB/T 28181 device ID"),
     ("/vfed.archive.v1.Archive/Status", Code::Ok, ""),
+    ("/vfed.archive.v1.Evidence/Export", Code::InvalidArgument, "is not a retrieval request ID"),
 ];
 
 /// The handler's expected answer to an empty request at `path`, if listed.

@@ -33,7 +33,9 @@ Exit codes:
      file that cannot be read)
   3  connection or TLS failure (the TLS reason is printed), also when the connection
      breaks after the request was sent (it may or may not have taken effect)
-  4  `audit verify`: the audit log was tampered with (first bad entry named)
+  4  `audit verify`: the audit log was tampered with (first bad entry named);
+     `evidence verify`, `retrieval export`: the package does not verify (the file and
+     the time of the first changed fragment, or the missing file or bad proof, named)
   5  the stored login for the node has expired: log in again (`vfedctl login NAME`),
      log out (`vfedctl logout`) or pass --as-certificate to act as the certificate
 
@@ -184,6 +186,10 @@ pub enum Command {
     /// children's checkpoints this node countersigned, and offline verification of a copy.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
+    /// Evidence packages (R16, R14.5): offline verification of a package
+    /// from `retrieval export`.
+    #[command(subcommand)]
+    Evidence(crate::commands::evidence::EvidenceCommand),
     /// Recordings at the node (R14.6): spans and gaps of a device, archive status.
     #[command(subcommand)]
     Recordings(crate::commands::recordings::RecordingsCommand),

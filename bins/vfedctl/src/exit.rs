@@ -6,7 +6,8 @@
 //!   an unreadable `--ca/--cert/--key` file);
 //! * 3: connection or TLS failure (the TLS reason is printed), also after
 //!   the request was sent;
-//! * 4: `audit verify` found the log tampered with (the first bad entry is named);
+//! * 4: `audit verify` found the log tampered with (the first bad entry is named), or
+//!   `evidence verify` a package that does not verify (file and time named);
 //! * 5: the stored login for the node has expired (whose, when, and how to
 //!   log in again, log out or act as the certificate are printed).
 //!

@@ -22,6 +22,8 @@
 //!   the volume is watched against its thresholds ([`disk`]): when it is
 //!   critical or full, new recording stops and nothing is deleted to make
 //!   room.
+//! - [`EvidenceService`] exports the evidence package of an approved
+//!   retrieval request ([`export`]: what it asks of the node).
 //!
 //! There is no API that deletes, truncates or rewrites a recording.
 #![forbid(unsafe_code)]
@@ -29,9 +31,12 @@
 mod archive;
 pub mod disk;
 mod error;
+mod evidence_service;
+pub mod export;
 pub mod holds;
 pub mod index;
 pub mod layout;
+pub mod logged;
 pub mod playback;
 mod recorder;
 pub mod recovery;
@@ -47,5 +52,6 @@ pub mod writer;
 
 pub use archive::{Archive, ArchiveOptions, StreamStatus};
 pub use error::ArchiveError;
+pub use evidence_service::EvidenceService;
 pub use service::ArchiveService;
 pub use verify::{Finding, Report, verify};

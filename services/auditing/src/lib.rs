@@ -31,8 +31,8 @@ pub use metrics::AuditMetrics;
 pub use run::{AuditingOptions, ParentAudit, run};
 pub use scope::ScopeOutcome;
 pub use service::{ACCEPTED_SIZE_METADATA, AuditService};
-pub use shipper::{CheckpointShipper, ShipError, read_countersigned};
+pub use shipper::{CheckpointShipper, ShipError, read_countersigned, read_parent_key};
 pub use trail::{
-    AuditTrail, COUNTERSIGNED_FILE, MAX_READ, SIGNING_KEY_FILE, TrailOptions, VERIFIER_KEY_FILE,
-    origin_of,
+    AuditTrail, COUNTERSIGNED_FILE, MAX_READ, PARENT_KEY_FILE, SIGNING_KEY_FILE, TrailOptions,
+    VERIFIER_KEY_FILE, origin_of,
 };

@@ -175,6 +175,7 @@ impl Audit for AuditService {
         match self.ledger.submit(&child, &submission).await? {
             Verdict::Accepted(signed) => Ok(Response::new(pb::SubmitCheckpointResponse {
                 countersigned_note: signed.to_note(),
+                verifier_key: self.trail.public_key().to_string(),
             })),
             Verdict::Flagged(reason) => Err(Status::failed_precondition(format!(
                 "checkpoint of node/{child} refused, the child is flagged: {reason} (R18.6)"

@@ -9,12 +9,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
-use vfed_audit::Checkpoint;
+use vfed_audit::{Checkpoint, PublicKey};
 use vfed_proto::audit::v1 as pb;
 use vfed_proto::audit::v1::audit_client::AuditClient;
 
 use crate::service::ACCEPTED_SIZE_METADATA;
-use crate::trail::COUNTERSIGNED_FILE;
+use crate::trail::{COUNTERSIGNED_FILE, PARENT_KEY_FILE};
 use crate::{AuditMetrics, AuditTrail, AuditingError, convert};
 
 /// First wait after a failure.
@@ -133,7 +133,10 @@ impl CheckpointShipper {
         let mut retried = false;
         loop {
             match self.submit(&checkpoint, from).await {
-                Ok(signed) => {
+                Ok((signed, parent_key)) => {
+                    if let Some(key) = &parent_key {
+                        write_parent_key(self.trail.dir(), key)?;
+                    }
                     write_countersigned(self.trail.dir(), &signed)?;
                     self.metrics.countersigned.inc();
                     return Ok(signed);
@@ -158,8 +161,14 @@ impl CheckpointShipper {
         }
     }
 
-    /// Sends `checkpoint` with a proof from `from`.
-    async fn submit(&mut self, checkpoint: &Checkpoint, from: u64) -> Result<Checkpoint, Status> {
+    /// Sends `checkpoint` with a proof from `from`; returns it countersigned,
+    /// and the parent's key when the parent sent it (and it verifies the
+    /// countersignature).
+    async fn submit(
+        &mut self,
+        checkpoint: &Checkpoint,
+        from: u64,
+    ) -> Result<(Checkpoint, Option<PublicKey>), Status> {
         let (previous_size, proof) = if from <= checkpoint.size {
             let proof = self
                 .trail
@@ -192,7 +201,24 @@ impl CheckpointShipper {
                 checkpoint.size
             )));
         }
-        Ok(signed)
+        // A parent that predates the key in the answer sends none.
+        let parent_key = if answer.verifier_key.is_empty() {
+            None
+        } else {
+            let key: PublicKey = answer
+                .verifier_key
+                .parse()
+                .map_err(|e| Status::internal(format!("verifier_key: {e}")))?;
+            let named = key.name() == crate::origin_of(&self.parent_id);
+            if !named || signed.verify(&key).is_err() {
+                return Err(Status::internal(format!(
+                    "verifier_key: {key} is not node {}'s key that countersigned the checkpoint",
+                    self.parent_id
+                )));
+            }
+            Some(key)
+        };
+        Ok((signed, parent_key))
     }
 
     /// Warns loudly when this node's own log no longer matches what the parent
@@ -226,6 +252,33 @@ pub fn read_countersigned(dir: &Path) -> Result<Option<Checkpoint>, AuditingErro
             "reading", path, e,
         ))),
     }
+}
+
+/// The parent's checkpoint verifier key stored in `dir`, if any.
+pub fn read_parent_key(dir: &Path) -> Result<Option<PublicKey>, AuditingError> {
+    let path = dir.join(PARENT_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| AuditingError::Corrupt(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AuditingError::Log(vfed_audit::AuditError::io(
+            "reading", path, e,
+        ))),
+    }
+}
+
+/// Stores the parent's key (write, fsync, rename) unless it is there already.
+fn write_parent_key(dir: &Path, key: &PublicKey) -> Result<(), AuditingError> {
+    let path = dir.join(PARENT_KEY_FILE);
+    let text = format!("{key}\n");
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    vfed_private_fs::write_atomic(&path, text.as_bytes())
+        .map_err(|e| AuditingError::Log(vfed_audit::AuditError::io("writing", &path, e)))
 }
 
 /// Replaces the stored countersigned checkpoint (write, fsync, rename).

@@ -8,6 +8,7 @@
 //! | `signing.key` | the node's ed25519 checkpoint key (mode 0600), unless another path is configured |
 //! | `verifier.key` | its public half (text), for `vfedctl audit verify` on a copy |
 //! | `countersigned.note` | the latest checkpoint the parent countersigned (child nodes) |
+//! | `parent-verifier.key` | the key that verifies the parent's countersignature on it (child nodes) |
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub const SIGNING_KEY_FILE: &str = "signing.key";
 pub const VERIFIER_KEY_FILE: &str = "verifier.key";
 /// File name of the latest countersigned checkpoint (child nodes).
 pub const COUNTERSIGNED_FILE: &str = "countersigned.note";
+/// File name of the parent's checkpoint verifier key (child nodes).
+pub const PARENT_KEY_FILE: &str = "parent-verifier.key";
 /// Most entries one read returns.
 pub const MAX_READ: usize = 1000;
 

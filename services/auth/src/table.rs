@@ -117,6 +117,10 @@ pub const METHODS: &[MethodRule] = &[
     // Archive (R14.6): reads only; nothing deletes or rewrites a recording (R18.7).
     rule("/vfed.archive.v1.Archive/ListSpans", Needs(P::RecordingsRead), Quiet, "recording.list"),
     rule("/vfed.archive.v1.Archive/Status", Needs(P::RecordingsRead), Quiet, "recording.status"),
+    // Evidence export (R16, R17): officers; the handler asks the workflow whether the caller
+    // signed that approved, unexpired request. The complete package is logged again by the
+    // handler as `recording.exported` with its SHA-256 (R14.5).
+    rule("/vfed.archive.v1.Evidence/Export", Needs(P::RetrievalAccess), View, "recording.export"),
 ];
 
 /// Every HTTP route prefix a node serves, with the same meaning.

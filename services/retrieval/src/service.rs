@@ -128,6 +128,19 @@ impl RetrievalService {
             .await
     }
 
+    /// Request `id` if `caller` may export its video now (a signer of an
+    /// approved, unexpired request); else the refusal naming R16/R17.
+    pub async fn exportable(
+        &self,
+        id: &str,
+        caller: &Principal,
+    ) -> Result<crate::Record, RetrievalError> {
+        validate::id("id", id)?;
+        let v = self.requests.must_get(id).await?;
+        workflow::may_export(&v.record, caller, self.now())?;
+        Ok(v.record)
+    }
+
     async fn list(
         &self,
         request: pb::ListRequestsRequest,

@@ -40,6 +40,8 @@ pub const APPROVE: &str = "approve";
 pub const REJECT: &str = "reject";
 /// `open access` in refusals.
 pub const OPEN_ACCESS: &str = "open access";
+/// `export` in refusals.
+pub const EXPORT: &str = "export";
 
 /// `name (role)`, `name (no role)` or `node/<id>`.
 fn who(p: &Principal) -> String {
@@ -262,6 +264,27 @@ pub fn open_access(record: &Record, caller: &Principal, now: i64) -> Result<Gran
         requesting_agency: record.requesting_agency.clone(),
         purpose: record.purpose.clone(),
     })
+}
+
+/// Whether `caller` may export the recorded video of `record` at `now`:
+/// one of the two officers who signed it, the request approved and not
+/// expired (R16). A refusal names the condition and R17 (nothing short of
+/// R16 is released).
+pub fn may_export(record: &Record, caller: &Principal, now: i64) -> Result<(), RetrievalError> {
+    let released = |e: RetrievalError| match e {
+        RetrievalError::NotAllowed { condition, .. } => RetrievalError::NotAllowed {
+            action: EXPORT,
+            condition: format!("{condition} (R16)"),
+            requirement: "R17",
+        },
+        RetrievalError::NotNow { condition, .. } => RetrievalError::NotNow {
+            action: EXPORT,
+            condition: format!("{condition} (R16)"),
+            requirement: "R17",
+        },
+        other => other,
+    };
+    open_access(record, caller, now).map(drop).map_err(released)
 }
 
 #[cfg(test)]

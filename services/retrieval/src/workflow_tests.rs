@@ -284,3 +284,54 @@ fn rejected_stays_rejected_after_expiry() {
     assert_eq!(r.state(EXPIRES + 1), State::Rejected);
     assert_eq!(r.rejected_reason.as_deref(), Some("no"));
 }
+
+#[test]
+fn only_the_signers_export_an_approved_unexpired_request() {
+    for stage in STAGES {
+        let record = at_stage(stage);
+        for now in [NOW, EXPIRES] {
+            for (label, caller) in callers() {
+                let result = may_export(&record, &caller, now);
+                let allowed =
+                    stage == Stage::Approved && now < EXPIRES && (caller == a() || caller == b());
+                match &result {
+                    Ok(()) => assert!(allowed, "{label} at {stage:?}, {now}"),
+                    Err(
+                        RetrievalError::NotAllowed {
+                            action,
+                            requirement,
+                            condition,
+                        }
+                        | RetrievalError::NotNow {
+                            action,
+                            requirement,
+                            condition,
+                        },
+                    ) => {
+                        assert!(!allowed, "{label} at {stage:?}, {now}");
+                        assert_eq!((*action, *requirement), (EXPORT, "R17"));
+                        assert!(condition.ends_with("(R16)"), "{condition}");
+                    }
+                    Err(e) => panic!("unexpected error {e}"),
+                }
+            }
+        }
+    }
+    let refused = may_export(
+        &at_stage(Stage::Approved),
+        &person("x", Some(Role::Officer)),
+        NOW,
+    )
+    .expect_err("a third officer is refused")
+    .to_string();
+    assert!(
+        refused.starts_with(
+            "export refused: access is opened only to the officers who signed request"
+        ),
+        "{refused}"
+    );
+    assert!(
+        refused.ends_with("(R16); nothing was changed (R17)"),
+        "{refused}"
+    );
+}

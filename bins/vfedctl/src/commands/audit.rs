@@ -15,6 +15,7 @@ use crate::session::Session;
 
 pub use tail::TailArgs;
 pub use verify::VerifyArgs;
+pub(crate) use verify::read_key;
 
 /// Audit commands.
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod devices;
+pub mod evidence;
 pub mod filings;
 pub mod keepalive;
 pub mod nodes;
@@ -22,12 +23,14 @@ use crate::session::Session;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let (Some(OutputArg::Path(path)), false) =
-        (&cli.global.output, matches!(cli.command, Command::Watch(_)))
-    {
+    let writes_files = matches!(
+        cli.command,
+        Command::Watch(_) | Command::Retrieval(retrieval::RetrievalCommand::Export { .. })
+    );
+    if let (Some(OutputArg::Path(path)), false) = (&cli.global.output, writes_files) {
         return Err(usage(format!(
             "invalid value {:?} for -o/--output: expected table or json \
-             (a file or - is only for `watch`)",
+             (a file or - is only for `watch`, a directory for `retrieval export`)",
             path.display().to_string()
         )));
     }
@@ -51,6 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Grants(c) => sharing::grants::run(c, &session).await,
         Command::Retrieval(c) => retrieval::run(c, &session).await,
         Command::Audit(c) => audit::run(c, &session).await,
+        Command::Evidence(c) => evidence::run(c, session.format()),
         Command::Recordings(c) => recordings::run(c, &session).await,
         Command::Login(a) => accounts::login(a, &session).await,
         Command::Logout => accounts::logout(&session).await,

@@ -2,6 +2,7 @@
 //! video (service `vfed.retrieval.v1.Retrieval`, R16, R17).
 
 pub mod args;
+pub mod export;
 mod view;
 
 use clap::Subcommand;
@@ -72,6 +73,14 @@ pub enum RetrievalCommand {
     /// of the video itself comes with recording.
     #[command(after_help = "Example:\n  vfedctl retrieval open 1764280000000-3fa2b1c9")]
     Open {
+        /// The request ID.
+        id: String,
+    },
+    /// Export the recorded video of an approved request as an evidence
+    /// package into a new directory (-o DIR), then verify it offline (its
+    /// filer or co-signer, R16, R17).
+    #[command(after_help = export::AFTER_HELP)]
+    Export {
         /// The request ID.
         id: String,
     },
@@ -160,6 +169,19 @@ pub async fn run(command: RetrievalCommand, session: &Session) -> anyhow::Result
                 .call(client(session).await?.get_request(GetRequestRequest { id }))
                 .await?;
             emit_request(session, "", &r)
+        }
+        RetrievalCommand::Export { id } => {
+            let Some(crate::output::OutputArg::Path(dir)) = session.output_arg() else {
+                return Err(crate::exit::usage(
+                    "retrieval export needs -o DIR: the new directory the package goes into",
+                ));
+            };
+            let sha256 = export::run(session, id, dir).await?;
+            println!(
+                "received {} (package SHA-256 {sha256}, as logged by the node)",
+                dir.display()
+            );
+            crate::commands::evidence::check(dir, &vfed_evidence::Pins::default(), Format::Table)
         }
         RetrievalCommand::Open { id } => {
             let grant = session

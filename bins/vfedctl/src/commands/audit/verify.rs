@@ -193,7 +193,7 @@ fn node_key(arg: Option<&str>, log: &Path) -> anyhow::Result<(PublicKey, String)
 }
 
 /// A public key from text, a file holding one, or a signing key file.
-fn read_key(text: &str, flag: &str) -> anyhow::Result<(PublicKey, String)> {
+pub(crate) fn read_key(text: &str, flag: &str) -> anyhow::Result<(PublicKey, String)> {
     let path = Path::new(text);
     let (content, source) = if path.is_file() {
         let content = std::fs::read_to_string(path)
