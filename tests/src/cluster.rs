@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tonic::transport::Channel;
 use vfed_config::{ChildConfig, Config, ConnectionsConfig, ParentConfig, StoreBackend};
-use vfed_runtime::{Listeners, RunningNode};
 use vfed_pki::Identity;
+use vfed_runtime::{Listeners, RunningNode};
 
 use crate::TestPki;
 

@@ -105,3 +105,34 @@ pub async fn register_camera(
         .await?;
     Ok(())
 }
+
+/// Runs the built `vfedctl` as the harness's admin tool against `node`
+/// with `args`; its stdout, or an error with its stderr.
+pub async fn vfedctl(
+    pki: &vfed_tests::TestPki,
+    node: &vfed_tests::TestNode,
+    args: &[&str],
+) -> anyhow::Result<String> {
+    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
+    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
+        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
+        .arg("--endpoint")
+        .arg(format!("https://{}", node.grpc_addr))
+        .arg("--ca")
+        .arg(pki.ca())
+        .arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(tool_key)
+        .args(["--server-id", node.id(), "--timeout", "5s"])
+        .args(args)
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "vfedctl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}

@@ -30,34 +30,14 @@ async fn stream(channel: &tonic::transport::Channel, key: &str) -> anyhow::Resul
         .into_inner())
 }
 
-/// `vfedctl streams show KEY -o json`: the built binary, as the harness's
-/// admin tool, against `node`.
+/// `vfedctl streams show KEY -o json` against `node`.
 async fn streams_show_json(
     pki: &TestPki,
     node: &TestNode,
     key: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
-    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
-        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
-        .arg("--endpoint")
-        .arg(format!("https://{}", node.grpc_addr))
-        .arg("--ca")
-        .arg(pki.ca())
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(tool_key)
-        .args(["--server-id", node.id(), "--timeout", "5s"])
-        .args(["streams", "show", key, "-o", "json"])
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "vfedctl streams show {key}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
+    let out = vfedctl(pki, node, &["streams", "show", key, "-o", "json"]).await?;
+    Ok(serde_json::from_str(&out)?)
 }
 
 fn unix_us() -> i64 {
