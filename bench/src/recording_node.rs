@@ -130,18 +130,21 @@ async fn stall_probe(
     take(&samples);
     tokio::time::sleep(phase).await;
     report("writable", take(&samples));
-    let frozen = std::process::Command::new("fsfreeze")
+    // Off the runtime's threads: freezing flushes dirty pages first.
+    let frozen = tokio::process::Command::new("fsfreeze")
         .arg("-f")
         .arg(mount)
         .status()
+        .await
         .context("running fsfreeze")?;
     anyhow::ensure!(frozen.success(), "fsfreeze -f {} failed", mount.display());
     tokio::time::sleep(phase).await;
     let stalled = take(&samples);
-    let thawed = std::process::Command::new("fsfreeze")
+    let thawed = tokio::process::Command::new("fsfreeze")
         .arg("-u")
         .arg(mount)
-        .status();
+        .status()
+        .await;
     report("frozen", stalled);
     anyhow::ensure!(
         thawed.is_ok_and(|s| s.success()),
