@@ -14,7 +14,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 export CARGO
 
-.PHONY: help deps build-deps build run test lint fmt bench clean
+.PHONY: help deps build-deps build run test lint fmt bench bench-deps clean
 
 help: ## List the targets
 	@echo "vfed make targets (CARGO=$(CARGO)):"
@@ -61,7 +61,10 @@ lint: build-deps ## Check formatting and run clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: build-deps ## Run the benchmarks (vfed-bench; pass options with ARGS=...)
+bench-deps:
+	@scripts/install-deps.sh bench
+
+bench: bench-deps ## Run the benchmarks (vfed-bench; pass options with ARGS=...)
 	$(CARGO) run --release -p vfed-bench -- $(ARGS)
 
 clean: ## Remove build output and the demo data directory (DEMO_DIR)

@@ -7,6 +7,8 @@
 #                                   .proto files (vfed-proto and etcd-client's build
 #                                   scripts), a C toolchain (ring), make, CA roots
 #   scripts/install-deps.sh test    and everything the tests need (the default)
+#   scripts/install-deps.sh bench   the tests' and what the benchmarks add (the
+#                                   recording benchmark's loop-mounted ext4 and fsfreeze)
 #
 # Silent when everything is present. As root: one `apt-get update`, then one
 # `apt-get install -y --no-install-recommends` of exactly the missing packages.
@@ -56,15 +58,24 @@ test_deps=(
   "sip-tester:sipp"
 )
 
+# The recording benchmark stalls the archive's disk: an ext4 image on a loop
+# device (mkfs.ext4, mount, losetup) frozen with fsfreeze.
+bench_deps=(
+  "e2fsprogs:mkfs.ext4"
+  "util-linux:fsfreeze"
+  "mount:losetup"
+)
+
 case "$profile" in
   build) wanted=("${build_deps[@]}") ;;
   test) wanted=("${build_deps[@]}" "${test_deps[@]}") ;;
+  bench) wanted=("${build_deps[@]}" "${test_deps[@]}" "${bench_deps[@]}") ;;
   -h | --help)
     awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 0
     ;;
   *)
-    echo "install-deps.sh: unknown profile '$profile' (use build or test)" >&2
+    echo "install-deps.sh: unknown profile '$profile' (use build, test or bench)" >&2
     exit 2
     ;;
 esac

@@ -12,6 +12,9 @@ mod auth_layer;
 mod catalog_sync;
 mod machine;
 mod propagation;
+// recording benchmark (issue 10)
+mod recording;
+mod recording_node;
 mod registrations;
 mod relay;
 mod relay_bulk;
@@ -51,6 +54,8 @@ enum Bench {
     Relay,
     /// Where the relay's CPU goes (callgrind; full runs, or quick when named in --only).
     RelayProfile,
+    /// vfed's archive against ffmpeg recorders; playback TTFB; live latency during a disk stall (issue 10).
+    Recording,
 }
 
 /// Processes the benchmarks start of this same binary (not for people).
@@ -62,6 +67,9 @@ enum Internal {
     /// A quinn bulk sender (the relay benchmark's reference point).
     #[command(hide = true)]
     QuinnBulk(relay_bulk::SenderArgs),
+    /// vfed's archive recording looping streams (the recording benchmark).
+    #[command(hide = true)]
+    RecordNode(recording_node::RecordArgs),
 }
 
 /// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency,
@@ -97,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     match args.internal {
         Some(Internal::RelayNode(node)) => return relay_node::run(node).await,
         Some(Internal::QuinnBulk(sender)) => return relay_bulk::send(sender).await,
+        Some(Internal::RecordNode(node)) => return recording_node::run(node).await,
         None => {}
     }
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
@@ -223,6 +232,29 @@ async fn main() -> anyhow::Result<()> {
             Ok(section) => sections.push(section),
             Err(e) => eprintln!("relay profile skipped: {e:#}"),
         }
+    }
+    if wanted(Bench::Recording) {
+        let sizes = if args.quick {
+            recording::Sizes {
+                streams: vec![10],
+                warmup: Duration::from_secs(3),
+                window: Duration::from_secs(5),
+                requests: 20,
+                stall_streams: 5,
+                stall_phase: 3,
+            }
+        } else {
+            recording::Sizes {
+                streams: vec![50, 200],
+                warmup: Duration::from_secs(8),
+                window: Duration::from_secs(15),
+                requests: 200,
+                stall_streams: 20,
+                stall_phase: 6,
+            }
+        };
+        eprintln!("== recording: {sizes:?}");
+        sections.push(recording::run(sizes).await?);
     }
     if wanted(Bench::AuthLayer) {
         let sizes = auth_layer::Sizes {

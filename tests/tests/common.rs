@@ -106,13 +106,13 @@ pub async fn register_camera(
     Ok(())
 }
 
-/// `vfedctl <args> -o json`: the built binary, as the harness's admin
-/// tool, against `node`; the parsed output.
-pub async fn vfedctl_json(
+/// Runs the built `vfedctl` as the harness's admin tool against `node`
+/// with `args`; its stdout, or an error with its stderr.
+pub async fn vfedctl(
     pki: &vfed_tests::TestPki,
     node: &vfed_tests::TestNode,
     args: &[&str],
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<String> {
     let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
     let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
         .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
@@ -126,7 +126,6 @@ pub async fn vfedctl_json(
         .arg(tool_key)
         .args(["--server-id", node.id(), "--timeout", "5s"])
         .args(args)
-        .args(["-o", "json"])
         .output()
         .await?;
     anyhow::ensure!(
@@ -135,5 +134,16 @@ pub async fn vfedctl_json(
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok(serde_json::from_slice(&out.stdout)?)
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// `vfedctl <args> -o json`: the built binary, as the harness's admin
+/// tool, against `node`; the parsed output.
+pub async fn vfedctl_json(
+    pki: &vfed_tests::TestPki,
+    node: &vfed_tests::TestNode,
+    args: &[&str],
+) -> anyhow::Result<serde_json::Value> {
+    let args: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
+    Ok(serde_json::from_str(&vfedctl(pki, node, &args).await?)?)
 }

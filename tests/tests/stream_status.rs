@@ -30,8 +30,7 @@ async fn stream(channel: &tonic::transport::Channel, key: &str) -> anyhow::Resul
         .into_inner())
 }
 
-/// `vfedctl streams show KEY -o json`: the built binary, as the harness's
-/// admin tool, against `node`.
+/// `vfedctl streams show KEY -o json` against `node`.
 async fn streams_show_json(
     pki: &TestPki,
     node: &TestNode,

@@ -504,6 +504,9 @@ pub struct SourceStatusView {
     pub flags: Vec<String>,
     /// For viewers: the whole story, naming the node where it fails.
     pub reason: String,
+    /// Set when the camera's RTP timestamps are broken and its frames are
+    /// re-timed from the frame rate: what was wrong and the rate used.
+    pub retiming: String,
 }
 
 impl From<Option<&relay::SourceStatus>> for SourceStatusView {
@@ -524,6 +527,7 @@ impl From<Option<&relay::SourceStatus>> for SourceStatusView {
             next_retry_ms: (s.next_retry_ms > 0).then_some(s.next_retry_ms),
             flags: s.flags.clone(),
             reason: s.reason.clone(),
+            retiming: s.retiming.clone(),
         }
     }
 }

@@ -449,6 +449,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn b_frames_carry_signed_composition_offsets() {
+        // I0 P3 B1 B2 in decode order, decode times from a reorder depth of 1.
+        let frame = 3600;
+        let order = [0i64, 3, 1, 2];
+        let mut times = crate::DecodeTimes::new();
+        times.start(Some(1), frame);
+        let mut units: Vec<AccessUnit> = order
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| AccessUnit {
+                pts: 10 * frame + n * frame,
+                dts: times.next(10 * frame + n * frame),
+                ..unit(0, i == 0, 10)
+            })
+            .collect();
+        // One negative offset too (a picture decoded after its presentation time).
+        units[3].pts = units[3].dts - 100;
+        let base = u64::try_from(units[0].dts).unwrap();
+        let seg = media_segment(1, &units, base, units[3].dts + frame).unwrap();
+        let trun = seg.windows(4).position(|w| w == b"trun").unwrap();
+        let word = |i: usize| {
+            u32::from_be_bytes(seg[trun + 4 + 4 * i..trun + 8 + 4 * i].try_into().unwrap())
+        };
+        assert_eq!(
+            word(0),
+            0x0100_0f01,
+            "version 1, composition offsets present"
+        );
+        // Per sample: duration, size, flags, offset (signed).
+        let offsets: Vec<i32> = (0..4).map(|s| word(3 + 4 * s + 3) as i32).collect();
+        assert_eq!(offsets, [i32::try_from(frame).unwrap(), 3 * 3600, 0, -100]);
+        let durations: Vec<u32> = (0..4).map(|s| word(3 + 4 * s)).collect();
+        assert_eq!(durations, [3600; 4]);
+    }
+
+    #[test]
     fn refuses_bad_input() {
         assert!(media_segment(1, &[], 0, 0).is_err());
         let units = [unit(3600, true, 10), unit(3600, false, 10)];

@@ -24,6 +24,7 @@ pub mod progressive;
 mod rate;
 mod signalled;
 pub mod sps;
+pub mod timing;
 mod vui;
 
 pub use annexb::AnnexBFile;
@@ -33,3 +34,4 @@ pub use frame_rate::FrameRateProbe;
 pub use hls::{MediaPlaylist, Segment, SegmentWindow};
 pub use model::{AccessUnit, CLOCK_RATE, Codec, Gop, StreamMetadata};
 pub use rate::RateWindow;
+pub use timing::{DecodeTimes, Retimer, Retiming};

@@ -68,6 +68,7 @@ fn source_status(stats: &StatsSnapshot) -> (SourceStatus, Option<Instant>) {
         next_retry_ms: 0,
         flags: Vec::new(),
         reason: String::new(),
+        retiming: stats.retiming.clone().unwrap_or_default(),
     };
     (status, retry_at)
 }

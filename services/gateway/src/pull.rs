@@ -9,7 +9,8 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vfed_media::{AccessUnit, StreamMetadata};
+use vfed_media::timing::frame_ticks;
+use vfed_media::{AccessUnit, DecodeTimes, Retimer, Retiming, StreamMetadata};
 
 use crate::error::GatewayError;
 use crate::frame_rate::SessionRate;
@@ -174,6 +175,8 @@ impl Puller {
             config,
             shared: Arc::clone(&shared),
             timeline: Timeline::default(),
+            decode: DecodeTimes::new(),
+            retiming_logged: false,
         };
         let task = tokio::spawn(run.run(cancel.clone()));
         Ok(Self {
@@ -239,6 +242,10 @@ struct Run {
     config: PullConfig,
     shared: Arc<Shared>,
     timeline: Timeline,
+    /// Decode times from presentation times (RTP carries no others).
+    decode: DecodeTimes,
+    /// Whether a re-timing of broken timestamps was logged (once per stream).
+    retiming_logged: bool,
 }
 
 impl Run {
@@ -278,6 +285,18 @@ impl Run {
         *self.shared.metadata() = None;
     }
 
+    /// The session's timestamps are re-timed (or the rate changed): logged
+    /// once per stream, shown in the statistics.
+    fn retimed(&mut self, retiming: Option<Retiming>) {
+        if let Some(r) = retiming
+            && !self.retiming_logged
+        {
+            self.retiming_logged = true;
+            warn!(stream = %self.key, retiming = %r, "broken camera timestamps: frames re-timed from the frame rate");
+        }
+        self.shared.stats.retiming(retiming.map(|r| r.to_string()));
+    }
+
     /// One session, from connecting to its end. `played`: whether it
     /// delivered a frame, set at once so that it survives the error.
     async fn session(&mut self, played: &mut bool) -> GatewayError {
@@ -295,6 +314,9 @@ impl Run {
         let mut started = false;
         let mut codec = vfed_media::Codec::H264;
         let mut rate = SessionRate::default();
+        let mut retimer = Retimer::new(0);
+        let mut retiming: Option<Retiming> = None;
+        let session_start = Instant::now();
         loop {
             let frame = match session.next_frame(self.config.stall_timeout).await {
                 Ok(f) => f,
@@ -319,14 +341,11 @@ impl Run {
                     reorder = ?reorder,
                     "stream playing"
                 );
-                if reorder.is_some_and(|r| r > 0) {
-                    warn!(
-                        stream = %self.key,
-                        "the camera sends reordered pictures (B-frames): RTP carries no decode \
-                         times and vfed takes the presentation times for them, so HLS egress \
-                         skips their GOPs; configure the camera without B-frames"
-                    );
-                }
+                // Retimed from the rate the stream signals (SPS/VUI, SDP),
+                // else from the arrival times, should its timestamps be broken.
+                retimer = Retimer::new(metadata.fps_milli);
+                self.shared.stats.retiming(None);
+                self.decode.start(reorder, frame_ticks(metadata.fps_milli));
                 self.shared
                     .stats
                     .playing(metadata.codec, metadata.width, metadata.height);
@@ -337,13 +356,31 @@ impl Run {
                 && let Some(mut metadata) = session.metadata()
             {
                 rate.fill(&mut metadata);
+                if frame.is_random_access_point() {
+                    self.decode
+                        .start(metadata.reorder_frames(), frame_ticks(metadata.fps_milli));
+                }
                 self.shared
                     .stats
                     .parameters(metadata.codec, metadata.width, metadata.height);
                 self.shared.announce(metadata, false);
             }
             let ts = frame.timestamp();
-            let pts = self.timeline.map(ts.elapsed(), ts.clock_rate().get(), now);
+            let mapped = self.timeline.map(ts.elapsed(), ts.clock_rate().get(), now);
+            let arrival = i64::try_from(
+                now.saturating_duration_since(session_start).as_micros()
+                    * u128::from(vfed_media::CLOCK_RATE)
+                    / 1_000_000,
+            )
+            .unwrap_or(i64::MAX);
+            let pts = retimer.pts(mapped, arrival);
+            if pts != mapped {
+                self.timeline.delivered(pts, now);
+            }
+            if retimer.retiming() != retiming {
+                retiming = retimer.retiming();
+                self.retimed(retiming);
+            }
             if let Some(fps_milli) = rate.frame(pts) {
                 info!(stream = %self.key, fps_milli, "frame rate measured from the timestamps");
                 self.shared.frame_rate_measured(fps_milli);
@@ -358,11 +395,12 @@ impl Run {
             // too: read the NAL types rather than miss every GOP after the first.
             let keyframe = random_access || vfed_media::nal::contains_keyframe(codec, &data);
             self.shared.stats.frame(now, ingest_unix_us, data.len());
-            // RTP carries presentation times only; cameras stream without
-            // B-frames (zerolatency profiles), so decode order is presentation order.
+            // RTP carries presentation times only: decode times follow from
+            // the reorder depth (equal to them without B-frames).
+            let dts = self.decode.next(pts);
             let _ = self.shared.events.send(PullEvent::AccessUnit(AccessUnit {
                 pts,
-                dts: pts,
+                dts,
                 keyframe,
                 data,
                 ingest_unix_us,

@@ -60,6 +60,10 @@ pub struct StatsSnapshot {
     pub width: u32,
     /// Picture height of the current (or last) session.
     pub height: u32,
+    /// When the camera's RTP timestamps were found broken (constant or
+    /// jumping) in the current (or last) session: what was wrong and the
+    /// frame rate its frames are re-timed at.
+    pub retiming: Option<String>,
 }
 
 #[derive(Debug)]
@@ -87,6 +91,7 @@ struct Inner {
     codec: Option<Codec>,
     width: u32,
     height: u32,
+    retiming: Option<String>,
 }
 
 /// The live statistics of one stream, updated by its puller.
@@ -114,6 +119,7 @@ impl StreamStats {
                 codec: None,
                 width: 0,
                 height: 0,
+                retiming: None,
             }),
         }
     }
@@ -137,6 +143,11 @@ impl StreamStats {
         inner.sessions += 1;
         drop(inner);
         self.parameters(codec, width, height);
+    }
+
+    /// The re-timing of the session playing now (`None`: its timestamps are sound).
+    pub(crate) fn retiming(&self, retiming: Option<String>) {
+        self.lock().retiming = retiming;
     }
 
     pub(crate) fn parameters(&self, codec: Codec, width: u32, height: u32) {
@@ -208,6 +219,7 @@ impl StreamStats {
             codec: inner.codec,
             width: inner.width,
             height: inner.height,
+            retiming: inner.retiming.clone(),
         }
     }
 }

@@ -5,10 +5,17 @@
 //! new session is placed after the last delivered frame, shifted by the
 //! wall-clock time the outage lasted. `PullEvent::Metadata { new_session: true }`
 //! still tells them where the discontinuity is.
+//!
+//! The first session starts at [`ORIGIN`] rather than 0, so that the decode
+//! times synthesized before the first picture of a stream with B-frames
+//! (a few frames earlier) are not negative: fMP4 decode times are unsigned.
 
 use std::time::Instant;
 
 use vfed_media::CLOCK_RATE;
+
+/// The output time of the first frame of the first session: 10 s.
+pub(crate) const ORIGIN: i64 = 10 * CLOCK_RATE as i64;
 
 /// Maps session timestamps (in the stream's clock) to output timestamps (90 kHz).
 #[derive(Debug, Default)]
@@ -30,7 +37,7 @@ impl Timeline {
     pub(crate) fn map(&mut self, elapsed: i64, clock_rate: u32, now: Instant) -> i64 {
         let ticks = rescale(elapsed, clock_rate);
         let offset = *self.offset.get_or_insert_with(|| match self.last {
-            None => -ticks,
+            None => ORIGIN - ticks,
             Some((last, at)) => {
                 let gap = now.saturating_duration_since(at);
                 let gap_ticks = i64::try_from(gap.as_micros() * u128::from(CLOCK_RATE) / 1_000_000)
@@ -43,6 +50,14 @@ impl Timeline {
             self.last = Some((out, now));
         }
         out
+    }
+
+    /// Notes that `out` was delivered in place of a mapped time (a re-timed
+    /// frame), so that the next session continues after it.
+    pub(crate) fn delivered(&mut self, out: i64, now: Instant) {
+        if self.last.is_none_or(|(last, _)| out > last) {
+            self.last = Some((out, now));
+        }
     }
 }
 
@@ -62,12 +77,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_session_starts_at_zero_and_keeps_its_spacing() {
+    fn first_session_starts_at_the_origin_and_keeps_its_spacing() {
         let mut t = Timeline::default();
         let now = Instant::now();
         t.new_session();
-        assert_eq!(t.map(1000, CLOCK_RATE, now), 0);
-        assert_eq!(t.map(4600, CLOCK_RATE, now), 3600);
+        assert_eq!(t.map(1000, CLOCK_RATE, now), ORIGIN);
+        assert_eq!(t.map(4600, CLOCK_RATE, now), ORIGIN + 3600);
     }
 
     #[test]
@@ -85,6 +100,18 @@ mod tests {
             t.map(4100, CLOCK_RATE, start + Duration::from_secs(2)),
             first + 3600
         );
+    }
+
+    #[test]
+    fn a_session_after_retimed_frames_continues_after_them() {
+        let mut t = Timeline::default();
+        let start = Instant::now();
+        t.new_session();
+        let first = t.map(0, CLOCK_RATE, start);
+        t.map(0, CLOCK_RATE, start);
+        t.delivered(first + 90_000, start);
+        t.new_session();
+        assert_eq!(t.map(0, CLOCK_RATE, start), first + 90_001);
     }
 
     #[test]

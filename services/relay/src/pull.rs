@@ -156,6 +156,7 @@ fn pull_failed(
     reason: String,
     wait: Duration,
 ) {
+    let previous = track.status();
     track.set_status(
         SourceStatus {
             state: SourceState::Retrying.into(),
@@ -163,8 +164,9 @@ fn pull_failed(
             cause: cause.to_owned(),
             attempts,
             next_retry_ms: 0,
-            flags: track.status().flags,
+            flags: previous.flags,
             reason,
+            retiming: previous.retiming,
         },
         std::time::Instant::now().checked_add(wait),
     );

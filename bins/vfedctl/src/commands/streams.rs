@@ -32,7 +32,10 @@ Examples:
   vfedctl --demo /tmp/vfed -o json streams list | jq '.streams[].key'")]
     List,
     /// One stream in detail (same fields as `list`, one per line, with the
-    /// last error in full and the reason a viewer is given).
+    /// last error in full, the reason a viewer is given, and `Timestamps`:
+    /// `from the camera`, or, for a camera whose RTP timestamps are broken
+    /// (constant or jumping), what was wrong and the frame rate its frames
+    /// are re-timed at).
     #[command(after_help = "\
 Examples:
   vfedctl --demo /tmp/vfed streams show 54050200001320000001
@@ -147,6 +150,15 @@ fn flags(status: &SourceStatusView) -> String {
     }
 }
 
+/// `from the camera`, or what was wrong with them and how they are re-timed.
+fn timestamps(status: &SourceStatusView) -> String {
+    if status.retiming.is_empty() {
+        "from the camera".to_owned()
+    } else {
+        status.retiming.clone()
+    }
+}
+
 fn streams_table(streams: &[StreamInfo]) -> String {
     if streams.is_empty() {
         return "no streams\n".to_owned();
@@ -194,6 +206,7 @@ fn stream_detail(s: &StreamInfo) -> String {
         ("Last error", or_dash(&status.last_error)),
         ("Reason for viewers", or_dash(&status.reason)),
         ("Flags", flags(&status)),
+        ("Timestamps", timestamps(&status)),
         ("Codec", or_dash(&s.codec)),
         ("Size", size(s)),
         ("FPS", fps(s.fps_milli)),
@@ -295,6 +308,7 @@ mod tests {
         }
         let view = SourceStatusView::from(streams[0].status.as_ref());
         assert_eq!(view.state, "retrying");
+        assert_eq!(timestamps(&view), "from the camera");
         assert_eq!(problem(&SourceStatusView::from(None)), "-");
     }
 }
