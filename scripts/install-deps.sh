@@ -54,6 +54,9 @@ test_deps=(
   "python3:-"
   "python3-gi:-"
   "ffmpeg:ffprobe"
+  # chattr: the README tour's test clears the seals (FS_IMMUTABLE_FL) the
+  # demo puts on its recordings, so its temporary directory can be removed.
+  "e2fsprogs:chattr"
   # GB/T 28181 device access: SIPp plays the quirky devices (services/gb28181/tests).
   "sip-tester:sipp"
 )

@@ -14,7 +14,7 @@
 //!   ports, tokens, Merkle roots, bitrates, sizes and segment counts;
 //! - the cells of [`VARIABLE_COLUMNS`] (revisions, lags, log sizes) match
 //!   any value;
-//! - grant IDs and the demo's HLS URLs are *bound*: the first time one is
+//! - grant IDs, retrieval request IDs and the demo's HLS URLs are *bound*: the first time one is
 //!   seen, its real value is remembered, and later commands and outputs that
 //!   show the README's value get the real one ([`Bindings`]).
 
@@ -108,6 +108,12 @@ const VARIABLE: &[Variable] = &[
         real: r"g-[0-9a-f]{12}",
         bound_as: Some("$0"),
     },
+    // Retrieval request IDs (creation time in ms, random suffix).
+    Variable {
+        shown: r"\d{13}-[0-9a-f]{8}",
+        real: r"\d{13}-[0-9a-f]{8}",
+        bound_as: Some("$0"),
+    },
     Variable {
         shown: r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z",
         real: r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z",
@@ -144,6 +150,17 @@ const VARIABLE: &[Variable] = &[
         bound_as: None,
     },
     Variable {
+        shown: r"\d+(\.\d+)? [KMGT]iB",
+        real: r"\d+(?:\.\d+)? [KMGT]iB",
+        bound_as: None,
+    },
+    // What an archive or an evidence package holds right now.
+    Variable {
+        shown: r"\d+ (bytes|files?|fragments?|frames|media files?|inclusion proofs?|log entries)\b",
+        real: r"\d+ (?:bytes|files?|fragments?|frames|media files?|inclusion proofs?|log entries)",
+        bound_as: None,
+    },
+    Variable {
         shown: r"\d+ segment\(s\)",
         real: r"\d+ segment\(s\)",
         bound_as: None,
@@ -169,6 +186,7 @@ pub const VARIABLE_COLUMNS: &[(&str, &str)] = &[
     ("ID", "REV"),
     ("CHILD", "SIZE"),
     ("INDEX", "INDEX"),
+    ("KIND", "DURATION"),
 ];
 
 /// The header cells of a table line (separated by two or more spaces), with
@@ -227,7 +245,8 @@ fn mask_variable_columns(expected: &[String]) -> Vec<String> {
                 continue;
             }
             let cell = row[*start..end].trim_end();
-            if !cell.is_empty() && !cell.contains(' ') {
+            // One cell: words apart by single spaces (`1m 2s`).
+            if !cell.is_empty() && !cell.contains("  ") {
                 let cell_end = *start + cell.len();
                 row.replace_range(*start..cell_end, "...");
             }

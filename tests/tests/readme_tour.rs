@@ -18,7 +18,8 @@
 //! `transcript::VARIABLE` and `transcript::VARIABLE_COLUMNS`).
 //!
 //! Needs `vfed` and `vfedctl` built (`cargo build -p vfed -p vfedctl`;
-//! `cargo test --workspace` does it), `bash`, `curl`, `ffprobe`, `dd`.
+//! `cargo test --workspace` does it), `bash`, `curl`, `ffprobe`, `dd`, `awk`, `date`;
+//! `chattr` (e2fsprogs) to clear the seals of the recordings afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -111,6 +112,24 @@ fn start_demo(dir: &Path) -> (Stopped, Vec<String>) {
     (demo, banner)
 }
 
+/// Clears, once the demo has stopped (dropped after it), the seals its
+/// nodes put on their closed recordings (as root), so that the temporary
+/// directory can be removed. Best effort: without seals `chattr` has
+/// nothing to do.
+struct Unseal<'a>(&'a Path);
+
+impl Drop for Unseal<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(self.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// One `bash` that runs the steps, stdout and stderr in one stream.
 struct Shell {
     stdin: ChildStdin,
@@ -199,6 +218,7 @@ fn the_readme_tour_runs_as_written() {
     let steps = console_steps(README, TOUR);
     assert!(steps.len() > 30, "the tour has its steps: {steps:#?}");
     let dir = tempfile::tempdir().unwrap();
+    let _unseal = Unseal(dir.path());
     let (_demo, banner) = start_demo(dir.path());
     let mut shell = Shell::start(dir.path());
     let mut bindings = Bindings::default();

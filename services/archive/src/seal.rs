@@ -82,8 +82,8 @@ pub fn is_sealed(path: &Path) -> io::Result<bool> {
 }
 
 /// Clears the seal of `path` (no-op if not sealed). Only the retention
-/// sweep calls it, on a file past retention and not held; it needs
-/// `CAP_LINUX_IMMUTABLE`.
+/// sweep calls it, on a file past retention and not held (and `vfed demo
+/// --reset`, throwing the demo's data away); it needs `CAP_LINUX_IMMUTABLE`.
 pub fn unseal(path: &Path) -> io::Result<()> {
     let file = File::open(path)?;
     let flags = ioctl_getflags(&file)?;

@@ -19,6 +19,11 @@ pub struct NodeSpec {
     pub parent: Option<&'static str>,
 }
 
+/// The demo's recording file length (see `node_config`).
+const DEMO_FILE_DURATION: Duration = Duration::from_secs(10);
+/// How often the demo's nodes make checkpoints (see `node_config`).
+const DEMO_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
+
 const CITY: &str = "54050000002000000001";
 const NAIDONG: &str = "54050200002000000001";
 const ZHANANG: &str = "54052100002000000001";
@@ -132,6 +137,13 @@ pub async fn node_config(
     config.store.data_dir = data_dir.join("nodes").join(spec.id);
     config.liveness.keepalive_period = keepalive;
     config.auth.bootstrap_admin = super::accounts::BOOTSTRAP_ADMIN.into();
+    // Recording files of 10 s (not 1 min) and checkpoints every 5 s (not
+    // 10 s): the README tour exports the video of a request filed moments
+    // before, and a file is exported only once it has closed and its
+    // manifest is under a checkpoint the parent countersigned, so video
+    // 25 s old can be exported (at most 10 s + one GOP + 5 s + the trip).
+    config.archive.file_duration = DEMO_FILE_DURATION;
+    config.audit.checkpoint_interval = DEMO_CHECKPOINT_INTERVAL;
     config.listen.grpc = "127.0.0.1:0".parse()?;
     config.listen.http = "127.0.0.1:0".parse()?;
     config.listen.relay = "127.0.0.1:0".parse()?;

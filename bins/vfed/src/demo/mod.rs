@@ -6,6 +6,7 @@
 mod accounts;
 mod camera;
 mod layout;
+mod reset;
 mod seed;
 mod site;
 
@@ -55,8 +56,7 @@ pub fn main(args: DemoArgs) -> ExitCode {
 async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir = std::path::absolute(&args.data_dir).context("--data-dir")?;
     if args.reset && data_dir.exists() {
-        std::fs::remove_dir_all(&data_dir)
-            .with_context(|| format!("removing {}", data_dir.display()))?;
+        reset::remove_data_dir(&data_dir)?;
     }
     vfed_private_fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
