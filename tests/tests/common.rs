@@ -113,18 +113,7 @@ pub async fn vfedctl(
     node: &vfed_tests::TestNode,
     args: &[&str],
 ) -> anyhow::Result<String> {
-    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
-    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
-        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
-        .arg("--endpoint")
-        .arg(format!("https://{}", node.grpc_addr))
-        .arg("--ca")
-        .arg(pki.ca())
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(tool_key)
-        .args(["--server-id", node.id(), "--timeout", "5s"])
+    let out = vfed_tests::binaries::vfedctl_at(pki, node)?
         .args(args)
         .output()
         .await?;
@@ -146,4 +135,74 @@ pub async fn vfedctl_json(
 ) -> anyhow::Result<serde_json::Value> {
     let args: Vec<&str> = args.iter().copied().chain(["-o", "json"]).collect();
     Ok(serde_json::from_str(&vfedctl(pki, node, &args).await?)?)
+}
+
+/// What ffprobe decoded: codec, width, height and frames.
+pub type Probed = (String, u32, u32, u64);
+
+/// ffprobe of `url`: what it decoded and its warnings. `packets`: read at
+/// most that many (live input, which a time bound would never end).
+pub async fn probe_warnings(url: &str, packets: Option<u32>) -> anyhow::Result<(Probed, String)> {
+    let mut cmd = tokio::process::Command::new("timeout");
+    cmd.args(["90", "ffprobe", "-v", "warning", "-count_frames"])
+        .args(["-select_streams", "v:0"]);
+    if let Some(n) = packets {
+        cmd.args(["-read_intervals", &format!("%+#{n}")]);
+    }
+    let out = cmd
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+        ])
+        .args(["-of", "csv=p=0", url])
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}): install ffmpeg"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("ffprobe printed nothing for {url}: {stderr}"))?;
+    let f: Vec<&str> = line.trim().split(',').collect();
+    anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
+    Ok((
+        (f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?),
+        stderr,
+    ))
+}
+
+/// ffprobe of a whole recording (a file or a VOD) at `url`.
+pub async fn probe(url: &str) -> anyhow::Result<Probed> {
+    Ok(probe_warnings(url, None).await?.0)
+}
+
+/// Frames the archive index of `device` (main profile) at `node` holds in
+/// fragments overlapping `[from, to)`, Unix milliseconds.
+pub fn indexed_frames(
+    node: &vfed_tests::TestNode,
+    device: &str,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<u64> {
+    let dir = node
+        .config
+        .archive
+        .dir_for(&node.config.store)
+        .join(device)
+        .join("main");
+    let mut frames = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "idx") {
+            let index = vfed_archive::index::Index::read(&path)?;
+            frames += index
+                .fragments
+                .iter()
+                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
+                .map(|f| f.frames)
+                .sum::<u64>();
+        }
+    }
+    Ok(frames)
 }

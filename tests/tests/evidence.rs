@@ -277,39 +277,16 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
     // Each exported file plays as recorded: ffprobe decodes its frames
     // with the camera's codec.
     for file in &manifest.files {
-        let out = tokio::process::Command::new("timeout")
-            .args([
-                "60",
-                "ffprobe",
-                "-v",
-                "error",
-                "-count_frames",
-                "-select_streams",
-                "v:0",
-            ])
-            .args([
-                "-show_entries",
-                "stream=codec_name,nb_read_frames",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(package.join(&file.path))
-            .output()
+        let path = package.join(&file.path);
+        let (codec, _, _, frames) = common::probe(&path.to_string_lossy())
             .await
-            .unwrap();
-        let probed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        let codec = if file.device_id == devices[0] {
+            .unwrap_or_else(|e| panic!("{}: {e}", file.path));
+        let expected = if file.device_id == devices[0] {
             "h264"
         } else {
             "hevc"
         };
-        assert!(
-            probed.starts_with(&format!("{codec},")),
-            "{}: {probed:?} {}",
-            file.path,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let frames: u64 = probed.split(',').nth(1).unwrap().parse().unwrap();
+        assert_eq!(codec, expected, "{}", file.path);
         assert!(frames >= 25, "{}: {frames} frames decoded", file.path);
     }
 

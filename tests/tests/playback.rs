@@ -43,32 +43,6 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
 }
 
-/// codec, width, height and decoded frames of the video at `url`.
-async fn probe(url: &str) -> anyhow::Result<(String, u32, u32, u64)> {
-    let out = tokio::process::Command::new("timeout")
-        .args(["60", "ffprobe", "-v", "error", "-count_frames"])
-        .args(["-select_streams", "v:0", "-show_entries"])
-        .args([
-            "stream=codec_name,width,height,nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(url)
-        .output()
-        .await
-        .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}): install ffmpeg"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| !l.trim().is_empty()).ok_or_else(|| {
-        anyhow::anyhow!(
-            "ffprobe printed nothing for {url}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    let f: Vec<&str> = line.trim().split(',').collect();
-    anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
-    Ok((f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?))
-}
-
 /// Status, headers (lowercase names) and body of an HTTP/1.0 GET.
 async fn fetch(
     addr: SocketAddr,
@@ -204,14 +178,14 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
     );
     let query = format!("start={}&end={}&token={token}", rfc3339(from), rfc3339(to));
     let mp4 = format!("/playback/{device}.mp4?{query}");
-    let (codec, width, height, frames) = probe(&format!("http://{http}{mp4}")).await?;
+    let (codec, width, height, frames) = common::probe(&format!("http://{http}{mp4}")).await?;
     assert_eq!((codec.as_str(), width, height), ("h264", 1280, 720));
     assert!(
         frames.abs_diff(shown) <= 1,
         "MP4: decoded {frames}, recorded {shown}"
     );
     let hls = format!("/playback/{device}/index.m3u8?{query}");
-    let (codec, width, height, frames) = probe(&format!("http://{http}{hls}")).await?;
+    let (codec, width, height, frames) = common::probe(&format!("http://{http}{hls}")).await?;
     assert_eq!((codec.as_str(), width, height), ("h264", 1280, 720));
     assert!(
         frames.abs_diff(fragments) <= 1,
@@ -339,7 +313,11 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
     let (codec, _, _, frames) = eventually(
         "recorded grant in force",
         Duration::from_secs(10),
-        || async { Ok(probe(&format!("http://{http}{granted_mp4}")).await.ok()) },
+        || async {
+            Ok(common::probe(&format!("http://{http}{granted_mp4}"))
+                .await
+                .ok())
+        },
     )
     .await?;
     let (shown, _) = expected_frames(&county, &device, g_from, g_to);
@@ -382,19 +360,11 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
     assert!(refusals >= 2, "both refusals are audited ({refusals})");
 
     // `vfedctl recordings play` prints URLs a player plays.
-    let (cert, tool_key) = pki.files(&vfed_pki::Identity::tool(vfed_tests::TEST_ADMIN)?)?;
-    let out = tokio::process::Command::new(vfed_tests::binaries::built_binary("vfedctl"))
-        .env("VFEDCONFIG", pki.dir().join("no-stored-logins.json"))
-        .arg("--endpoint")
-        .arg(format!("https://{}", node.grpc_addr))
-        .arg("--ca")
-        .arg(pki.ca())
-        .arg("--cert")
-        .arg(cert)
-        .arg("--key")
-        .arg(tool_key)
-        .args(["--server-id", node.id(), "--timeout", "5s", "-o", "json"])
-        .args([
+    let http_base = format!("http://{http}");
+    let printed = common::vfedctl_json(
+        &pki,
+        node,
+        &[
             "recordings",
             "play",
             &device,
@@ -402,21 +372,15 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
             &rfc3339(from),
             "--to",
             &rfc3339(to),
-        ])
-        .arg("--http")
-        .arg(format!("http://{http}"))
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "vfedctl recordings play: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+            "--http",
+            &http_base,
+        ],
+    )
+    .await?;
     for form in ["mp4", "hls"] {
         let url = printed[form].as_str().unwrap();
         assert!(url.contains("token="), "{url}");
-        let (codec, width, height, frames) = probe(url).await?;
+        let (codec, width, height, frames) = common::probe(url).await?;
         assert_eq!(
             (codec.as_str(), width, height),
             ("h264", 1280, 720),

@@ -35,38 +35,6 @@ fn rfc3339(ms: i64) -> String {
         .unwrap()
 }
 
-/// codec, width, height and decoded frames of a VOD at `url`.
-async fn probe_vod(url: &str) -> anyhow::Result<(String, u32, u32, u64)> {
-    let out = tokio::process::Command::new("timeout")
-        .args([
-            "60",
-            "ffprobe",
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-        ])
-        .args([
-            "-show_entries",
-            "stream=codec_name,width,height,nb_read_frames",
-        ])
-        .args(["-of", "csv=p=0", url])
-        .output()
-        .await
-        .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}): install ffmpeg"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| !l.trim().is_empty()).ok_or_else(|| {
-        anyhow::anyhow!(
-            "ffprobe printed nothing: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    let f: Vec<&str> = line.trim().split(',').collect();
-    anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
-    Ok((f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
     let camera = RtspCamera::start(CameraOptions::default()).await?;
@@ -107,25 +75,7 @@ async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> any
 
     // HLS VOD of 4 s inside the span: the frames of the fragments it covers.
     let (from, to) = (span.start_unix_ms + 2000, span.start_unix_ms + 6000);
-    let dir = county
-        .config
-        .archive
-        .dir_for(&county.config.store)
-        .join(&device)
-        .join("main");
-    let mut expected = 0;
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "idx") {
-            let index = vfed_archive::index::Index::read(&path)?;
-            expected += index
-                .fragments
-                .iter()
-                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
-                .map(|f| f.frames)
-                .sum::<u64>();
-        }
-    }
+    let expected = common::indexed_frames(&county, &device, from, to)?;
     assert!(
         expected >= 100,
         "4 s at 25 fps span at least 100 frames, got {expected}"
@@ -137,7 +87,7 @@ async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> any
         rfc3339(from),
         rfc3339(to)
     );
-    let (codec, width, height, frames) = probe_vod(&url).await?;
+    let (codec, width, height, frames) = common::probe(&url).await?;
     assert_eq!((codec.as_str(), width, height), ("h264", 1280, 720));
     assert!(
         frames.abs_diff(expected) <= 1,

@@ -79,65 +79,6 @@ async fn recorded(
     Ok(listed)
 }
 
-/// Frames the index of `device` holds in fragments overlapping `[from, to)`.
-fn indexed_frames(node: &TestNode, device: &str, from: i64, to: i64) -> anyhow::Result<u64> {
-    let dir = node
-        .config
-        .archive
-        .dir_for(&node.config.store)
-        .join(device)
-        .join("main");
-    let mut frames = 0;
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "idx") {
-            let index = vfed_archive::index::Index::read(&path)?;
-            frames += index
-                .fragments
-                .iter()
-                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
-                .map(|f| f.frames)
-                .sum::<u64>();
-        }
-    }
-    Ok(frames)
-}
-
-/// ffprobe of `url`: (codec, width, height, frames decoded) and its
-/// warnings. `packets`: read at most that many (live input).
-async fn probe(
-    url: &str,
-    packets: Option<u32>,
-) -> anyhow::Result<((String, u32, u32, u64), String)> {
-    let mut cmd = tokio::process::Command::new("timeout");
-    cmd.args(["90", "ffprobe", "-v", "warning", "-count_frames"])
-        .args(["-select_streams", "v:0"]);
-    if let Some(n) = packets {
-        cmd.args(["-read_intervals", &format!("%+#{n}")]);
-    }
-    let out = cmd
-        .args([
-            "-show_entries",
-            "stream=codec_name,width,height,nb_read_frames",
-        ])
-        .args(["-of", "csv=p=0", url])
-        .output()
-        .await
-        .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}): install ffmpeg"))?;
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .ok_or_else(|| anyhow::anyhow!("ffprobe printed nothing: {stderr}"))?;
-    let f: Vec<&str> = line.trim().split(',').collect();
-    anyhow::ensure!(f.len() == 4, "unexpected ffprobe output {line:?}");
-    Ok((
-        (f[0].to_owned(), f[1].parse()?, f[2].parse()?, f[3].parse()?),
-        stderr,
-    ))
-}
-
 /// Checks the HLS VOD of 4 s inside `span`: codec, size, frames (±1).
 async fn check_vod(
     node: &TestNode,
@@ -147,7 +88,7 @@ async fn check_vod(
     want: (&str, u32, u32),
 ) -> anyhow::Result<()> {
     let (from, to) = (span.start_unix_ms + 2000, span.start_unix_ms + 6000);
-    let expected = indexed_frames(node, device, from, to)?;
+    let expected = common::indexed_frames(node, device, from, to)?;
     assert!(expected >= 100, "{device}: 4 s at 25 fps, got {expected}");
     let url = format!(
         "http://{}/playback/{device}/index.m3u8?start={}&end={}&token={token}",
@@ -155,7 +96,7 @@ async fn check_vod(
         rfc3339(from),
         rfc3339(to)
     );
-    let ((codec, width, height, frames), warnings) = probe(&url, None).await?;
+    let ((codec, width, height, frames), warnings) = common::probe_warnings(&url, None).await?;
     assert_eq!((codec.as_str(), width, height), want, "{device}");
     assert!(
         frames.abs_diff(expected) <= 1,
@@ -230,7 +171,7 @@ async fn h265_b_frames_and_broken_timestamps_are_recorded_and_play() -> anyhow::
     let live_probe = eventually(
         "live HLS of the B-frame camera",
         Duration::from_secs(40),
-        || async { Ok(probe(&live, Some(100)).await.ok()) },
+        || async { Ok(common::probe_warnings(&live, Some(100)).await.ok()) },
     )
     .await?;
     let ((codec, width, height, frames), warnings) = live_probe;
