@@ -18,14 +18,15 @@ use std::time::Duration;
 
 use common::*;
 use vfed_audit::Outcome;
-use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::archive::v1::ListSpansRequest;
 use vfed_proto::archive::v1::archive_client::ArchiveClient;
 use vfed_proto::auth::v1::Role;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::retrieval::v1 as pb;
 use vfed_proto::retrieval::v1::retrieval_client::RetrievalClient;
-use vfed_tests::{NewUser, NodeOptions, TestNode, TestPki, eventually};
+use vfed_tests::{
+    ClipSpec, FileCamera, FileCodec, NewUser, NodeOptions, TestNode, TestPki, eventually, make_clip,
+};
 
 /// Creates an account with `role` at `node` and returns its token.
 async fn person(node: &TestNode, pki: &TestPki, name: &str, role: Role) -> String {
@@ -115,9 +116,35 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
+/// A camera replaying a 60 s 640x360 clip of `codec` (longer than the
+/// recording the test waits for, so the loop's seam is not inside it).
+async fn file_camera(dir: &Path, codec: FileCodec) -> FileCamera {
+    let name = match codec {
+        FileCodec::H264 => "h264",
+        FileCodec::H265 => "h265",
+    };
+    let mp4 = dir.join(format!("{name}.mp4"));
+    let spec = ClipSpec {
+        codec,
+        width: 640,
+        height: 360,
+        fps: 25,
+        gop: 25,
+        b_frames: 0,
+        kbps: 800,
+        seconds: 60,
+    };
+    make_clip(&mp4, &spec).await.unwrap();
+    FileCamera::start(&mp4, codec, name).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
-    let camera = RtspCamera::start(CameraOptions::default()).await.unwrap();
+    // File cameras replay encoded clips: no live encoder competes with the
+    // node for the CPU, so the recording keeps real time on a loaded machine.
+    let media = tempfile::tempdir().unwrap();
+    let h264_camera = file_camera(media.path(), FileCodec::H264).await;
+    let h265_camera = file_camera(media.path(), FileCodec::H265).await;
     let pki = TestPki::new().unwrap();
     let city = TestNode::start(&pki, NodeOptions::new(CITY, "city").children(&[NAIDONG]))
         .await
@@ -132,10 +159,10 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
     .unwrap();
     let devices = vec![naidong_camera(1), naidong_camera(2)];
     let mut registry = RegistryClient::new(county.channel(&pki).unwrap());
-    register_camera(&mut registry, &devices[0], camera.url("/h264"))
+    register_camera(&mut registry, &devices[0], h264_camera.url())
         .await
         .unwrap();
-    register_camera(&mut registry, &devices[1], camera.url("/h265"))
+    register_camera(&mut registry, &devices[1], h265_camera.url())
         .await
         .unwrap();
     let zhuoma = person(&county, &pki, "zhuoma", Role::Officer).await;
@@ -347,5 +374,5 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
         "{}",
         text(&out)
     );
-    drop(camera);
+    drop((h264_camera, h265_camera));
 }
