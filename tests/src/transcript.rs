@@ -245,8 +245,11 @@ fn mask_variable_columns(expected: &[String]) -> Vec<String> {
                 continue;
             }
             let cell = row[*start..end].trim_end();
-            // One cell: words apart by single spaces (`1m 2s`).
-            if !cell.is_empty() && !cell.contains("  ") {
+            // One cell: it starts where the header's does, after a space (an
+            // unaligned row is left as it is), and its words are apart by
+            // single spaces (`1m 2s`).
+            let at_boundary = *start == 0 || row.as_bytes()[*start - 1] == b' ';
+            if at_boundary && !cell.is_empty() && !cell.starts_with(' ') && !cell.contains("  ") {
                 let cell_end = *start + cell.len();
                 row.replace_range(*start..cell_end, "...");
             }
