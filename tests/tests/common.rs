@@ -206,3 +206,29 @@ pub fn indexed_frames(
     }
     Ok(frames)
 }
+
+/// The tests' retrieval request: a case filing for the theft at Zedang
+/// Square, for `device_ids` over `[from_unix, to_unix)`.
+pub fn theft_case(
+    device_ids: Vec<String>,
+    from_unix: i64,
+    to_unix: i64,
+) -> vfed_proto::retrieval::v1::FileRequestRequest {
+    use vfed_proto::retrieval::v1 as pb;
+    pb::FileRequestRequest {
+        request: Some(pb::RetrievalRequest {
+            legal_document: Some(pb::LegalDocument {
+                r#type: "case-filing".into(),
+                number: "NDPSB-2026-0042".into(),
+                issuing_authority: "Naidong County PSB".into(),
+                sha256: "9f".repeat(32),
+            }),
+            purpose: "theft at Zedang Square".into(),
+            requesting_agency: "Naidong criminal police".into(),
+            device_ids,
+            from_unix,
+            to_unix,
+            ..Default::default()
+        }),
+    }
+}

@@ -175,22 +175,7 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
     let (start, _) = recorded(&county, &pki, &devices, 24).await;
     let from_unix = start.div_euclid(1000) + 2;
     let filed = client(&zhuoma)
-        .file_request(pb::FileRequestRequest {
-            request: Some(pb::RetrievalRequest {
-                legal_document: Some(pb::LegalDocument {
-                    r#type: "case-filing".into(),
-                    number: "NDPSB-2026-0042".into(),
-                    issuing_authority: "Naidong County PSB".into(),
-                    sha256: "9f".repeat(32),
-                }),
-                purpose: "theft at Zedang Square".into(),
-                requesting_agency: "Naidong criminal police".into(),
-                device_ids: devices.clone(),
-                from_unix,
-                to_unix: from_unix + 20,
-                ..Default::default()
-            }),
-        })
+        .file_request(theft_case(devices.clone(), from_unix, from_unix + 20))
         .await
         .unwrap()
         .into_inner();

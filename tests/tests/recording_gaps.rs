@@ -95,22 +95,11 @@ async fn a_camera_away_20_s_is_one_gap_with_its_cause_and_recording_resumes() ->
     let mut custodian =
         RetrievalClient::new(county.user_channel(&pki, "custodian", Role::Admin).await?);
     let filed = zhuoma
-        .file_request(rpb::FileRequestRequest {
-            request: Some(rpb::RetrievalRequest {
-                legal_document: Some(rpb::LegalDocument {
-                    r#type: "case-filing".into(),
-                    number: "NDPSB-2026-0042".into(),
-                    issuing_authority: "Naidong County PSB".into(),
-                    sha256: "9f".repeat(32),
-                }),
-                purpose: "theft at Zedang Square".into(),
-                requesting_agency: "Naidong criminal police".into(),
-                device_ids: vec![device.clone()],
-                from_unix: span_start / 1000,
-                to_unix: now_ms() / 1000,
-                ..Default::default()
-            }),
-        })
+        .file_request(theft_case(
+            vec![device.clone()],
+            span_start / 1000,
+            now_ms() / 1000,
+        ))
         .await?
         .into_inner();
     tenzin
