@@ -29,7 +29,6 @@ pub fn service(
     retrieval: RetrievalService,
     audit: &AuditTrail,
 ) -> vfed_archive::EvidenceService {
-    tokio::spawn(check_at_start(archive.clone(), audit.clone()));
     vfed_archive::EvidenceService::new(
         archive.clone(),
         Arc::new(Requests(retrieval)),
@@ -42,7 +41,7 @@ pub fn service(
 
 /// At start, every closed recording against its manifest in the audit log
 /// (one pass over the log, no media read; findings raise an alarm).
-async fn check_at_start(archive: vfed_archive::Archive, trail: AuditTrail) {
+pub async fn check_at_start(archive: vfed_archive::Archive, trail: AuditTrail) {
     let mut logged = HashMap::new();
     let mut next = 0;
     loop {

@@ -311,6 +311,11 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
 
     if let Some(archive) = &archive {
         archive.hold_for(retrieval.clone());
+        // On the node's task set, so that a stop or a kill ends it too.
+        tasks.spawn(evidence::check_at_start(
+            archive.archive.clone(),
+            audit.clone(),
+        ));
     }
     // Playback and spans here, and for the parent over the relay link: from
     // this archive or, for a child's device, from the child.
