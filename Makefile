@@ -54,6 +54,11 @@ test: deps ## Run every test (installs what the tests need first)
 		$(TEST_LOG); \
 	exit $$status
 
+# Also a step of `make test` (tests/tests/helm_chart.rs), which adds vfed's own check
+# of each rendered configuration.
+chart-test: deps ## Test the Helm chart offline: lint, render, validate, golden diff, negatives
+	@scripts/chart-test.sh $(ARGS)
+
 lint: build-deps ## Check formatting and run clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings

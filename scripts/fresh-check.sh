@@ -180,6 +180,7 @@ test|curl|curl|curl --version
 test|python3|/usr/bin/python3 (runs the GStreamer peers)|test -x /usr/bin/python3
 test|python3-gi gir1.2-gst-rtsp-server-1.0|GStreamer's RTSP server from /usr/bin/python3 with gi|/usr/bin/python3 -c 'import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtsp", "1.0"); gi.require_version("GstRtspServer", "1.0"); from gi.repository import Gst, GstRtsp, GstRtspServer'
 test|gstreamer1.0-tools|gst-inspect-1.0|command -v gst-inspect-1.0
+test|python3-venv|a virtualenv with pip (the Helm chart test's tools)|/usr/bin/python3 -m venv /tmp/fresh-venv && /tmp/fresh-venv/bin/pip --version
 EOF
 )
 # The GStreamer elements in the peers' pipelines: tests/peers/rtsp_camera.py,

@@ -57,6 +57,9 @@ test_deps=(
   # chattr: the README tour's test clears the seals (FS_IMMUTABLE_FL) the
   # demo puts on its recordings, so its temporary directory can be removed.
   "e2fsprogs:chattr"
+  # The Helm chart's offline test makes a virtualenv for its PyPI tools
+  # (scripts/chart-test.sh).
+  "python3-venv:-"
   # GB/T 28181 device access: SIPp plays the quirky devices (services/gb28181/tests).
   "sip-tester:sipp"
 )
