@@ -26,7 +26,10 @@ fn chart_lints_renders_validates_and_refuses_the_negative_cases() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(output.status.success(), "chart test failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "chart test failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("chart test: ok"), "{stdout}");
     // Each of the three refusals the issue names is among those proved.
     for case in ["typo-key", "embedded-3-replicas", "pdb-without-bound"] {
