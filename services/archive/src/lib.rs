@@ -11,7 +11,9 @@
 //!   hashes) is appended to the node's audit Merkle log, and the file is
 //!   sealed immutable where the process may ([`seal`]).
 //! - At start a file a crash left open is cut back to its last whole
-//!   fragment and logged ([`recovery`]); [`verify()`] checks everything.
+//!   fragment and logged ([`recovery`]); closed files are checked against
+//!   their logged manifests ([`logged`]) and re-hashed in the background
+//!   ([`scrub`]); [`verify()`] checks everything.
 //! - Gaps are recorded with their cause ([`spans`]); the gRPC service
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
 //!   [`playback`] serves HLS VOD and one MP4 over the recorded files
@@ -42,6 +44,7 @@ mod recorder;
 pub mod recovery;
 mod remote_spans;
 pub mod retention;
+pub mod scrub;
 pub mod seal;
 mod service;
 pub mod spans;
