@@ -12,68 +12,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use vfed_archive::index::Index;
 use vfed_archive::seal;
 use vfed_proto::archive::v1::StatusRequest;
 use vfed_proto::archive::v1::archive_client::ArchiveClient;
 use vfed_proto::audit::v1 as audit_pb;
 use vfed_proto::audit::v1::audit_client::AuditClient;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
-use vfed_tests::{
-    ClipSpec, FileCamera, FileCodec, NodeOptions, TestNode, TestPki, eventually, make_clip,
-};
-
-/// A camera replaying a 60 s H.264 clip with a GOP of `gop_frames` at 25 fps.
-pub async fn gop_camera(dir: &Path, gop_frames: u32) -> FileCamera {
-    let mp4 = dir.join("h264.mp4");
-    let spec = ClipSpec {
-        codec: FileCodec::H264,
-        width: 640,
-        height: 360,
-        fps: 25,
-        gop: gop_frames,
-        b_frames: 0,
-        kbps: 800,
-        seconds: 60,
-    };
-    make_clip(&mp4, &spec).await.unwrap();
-    FileCamera::start(&mp4, FileCodec::H264, "h264")
-        .await
-        .unwrap()
-}
-
-/// The stream directory of `device`'s main profile at `node`.
-fn stream_dir(node: &TestNode, device: &str) -> PathBuf {
-    node.config
-        .archive
-        .dir_for(&node.config.store)
-        .join(device)
-        .join("main")
-}
-
-/// The closed files of `dir`, oldest first: (media, its index).
-fn closed_files(dir: &Path) -> Vec<(PathBuf, Index)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(PathBuf, Index)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
-        .filter_map(|idx| {
-            let index = Index::read(&idx).ok()?;
-            index
-                .closed
-                .is_some()
-                .then(|| (idx.with_extension("mp4"), index))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 /// Clears every seal under `dir` (so the test's temporary directories can go).
 fn unseal_all(dir: &Path) {
@@ -106,9 +55,9 @@ async fn tampered(pki: &TestPki, node: &TestNode) -> Vec<(String, i64)> {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect(),
     };
+    // One JSON object per entry: the record's fields, its time and leaf hash.
     entries
         .iter()
-        .map(|e| &e["record"])
         .filter(|r| r["action"] == "recording.tampered")
         .map(|r| {
             (
@@ -119,10 +68,18 @@ async fn tampered(pki: &TestPki, node: &TestNode) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The value of the one series of `name` in a `/metrics` text (0 if none).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_files_changed_deleted_or_truncated_while_stopped_are_found_at_start() {
     let media = tempfile::tempdir().unwrap();
-    let camera = gop_camera(media.path(), 50).await;
+    let camera = common::gop_camera(media.path(), 50).await;
     let pki = TestPki::new().unwrap();
     let city = TestNode::start(&pki, NodeOptions::new(CITY, "city").children(&[NAIDONG]))
         .await
@@ -214,12 +171,7 @@ async fn sealed_files_changed_deleted_or_truncated_while_stopped_are_found_at_st
         Duration::from_secs(60),
         || async {
             let metrics = http_get(county.http_addr(), "/metrics").await?;
-            let scrubbed = metrics
-                .lines()
-                .find_map(|l| l.strip_prefix("vfed_archive_scrubbed_bytes_total "))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(0);
-            Ok((scrubbed >= left).then_some(()))
+            Ok((metric(&metrics, "vfed_archive_scrubbed_bytes_total") >= left).then_some(()))
         },
     )
     .await
@@ -251,10 +203,7 @@ async fn sealed_files_changed_deleted_or_truncated_while_stopped_are_found_at_st
         status.alarms
     );
     let metrics = http_get(county.http_addr(), "/metrics").await.unwrap();
-    assert!(
-        metrics.contains("vfed_archive_tampered_files_total 3"),
-        "{metrics}"
-    );
+    assert_eq!(metric(&metrics, "vfed_archive_tampered_files_total"), 3);
 
     // The city keeps countersigning the county's (not rewritten) log and flags nothing.
     let size = county.running.as_ref().unwrap().audit().size();

@@ -3,7 +3,7 @@
 //! local tracks), never re-encoded, kept complete and unaltered (R14.6,
 //! R18.7).
 //!
-//! - Files: fragmented MP4 (CMAF), one fragment per GOP, one file per
+//! - Files: fragmented MP4 (CMAF), fragments of at most half a second, one file per
 //!   `file_duration` (rotation staggered across streams), each fragment
 //!   hashed (SHA-256) into a sidecar index ([`index`]); every fragment is
 //!   fdatasync'ed as it is written ([`writer`]).
@@ -56,5 +56,6 @@ pub mod writer;
 pub use archive::{Archive, ArchiveOptions, StreamStatus};
 pub use error::ArchiveError;
 pub use evidence_service::EvidenceService;
+pub use recorder::FRAGMENT_TICKS;
 pub use service::ArchiveService;
 pub use verify::{Finding, Report, verify};

@@ -249,6 +249,7 @@ mod tests {
                 start_unix_ms: start + k * 1000,
                 duration: 90_000,
                 frames: 25,
+                sync: true,
             })
             .unwrap();
         }

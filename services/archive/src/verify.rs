@@ -99,7 +99,7 @@ pub fn closed_files(root: &Path) -> std::io::Result<Vec<(i64, PathBuf)>> {
             out.push((start, idx.with_extension("mp4")));
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|f| std::cmp::Reverse(f.0));
     Ok(out)
 }
 
@@ -235,6 +235,7 @@ mod tests {
                 start_unix_ms: start + i64::from(k) * 1000,
                 duration: 90_000,
                 frames: 25,
+                sync: true,
             })
             .unwrap();
         }

@@ -1,5 +1,5 @@
 //! One recording file being written: the init segment, then fragments
-//! (`moof` + `mdat`, about one GOP each), each hashed (SHA-256). Every
+//! (`moof` + `mdat`, at most half a second each), each hashed (SHA-256). Every
 //! fragment is written in one `write` and made durable (`fdatasync`) before
 //! its index line is written and made durable: the index only ever names
 //! bytes that survive a crash. Blocking: callers run it off the async
@@ -39,6 +39,8 @@ pub struct Fragment {
     pub duration: u64,
     /// Access units.
     pub frames: u64,
+    /// Whether it begins with a keyframe.
+    pub sync: bool,
 }
 
 /// What a closed file holds: the manifest appended to the audit log.
@@ -142,6 +144,7 @@ impl RecordingFile {
             duration: fragment.duration,
             frames: fragment.frames,
             sha256: sha256_hex(&fragment.data),
+            sync: fragment.sync,
         };
         if let Err(e) = self
             .media
