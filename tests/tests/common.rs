@@ -234,7 +234,10 @@ pub fn theft_case(
 }
 
 /// A camera replaying a 60 s H.264 clip with a GOP of `gop_frames` at 25 fps.
-pub async fn gop_camera(dir: &std::path::Path, gop_frames: u32) -> vfed_tests::FileCamera {
+pub async fn gop_camera(
+    dir: &std::path::Path,
+    gop_frames: u32,
+) -> anyhow::Result<vfed_tests::FileCamera> {
     let mp4 = dir.join("h264.mp4");
     let spec = vfed_tests::ClipSpec {
         codec: vfed_tests::FileCodec::H264,
@@ -246,10 +249,8 @@ pub async fn gop_camera(dir: &std::path::Path, gop_frames: u32) -> vfed_tests::F
         kbps: 800,
         seconds: 60,
     };
-    vfed_tests::make_clip(&mp4, &spec).await.unwrap();
-    vfed_tests::FileCamera::start(&mp4, vfed_tests::FileCodec::H264, "h264")
-        .await
-        .unwrap()
+    vfed_tests::make_clip(&mp4, &spec).await?;
+    vfed_tests::FileCamera::start(&mp4, vfed_tests::FileCodec::H264, "h264").await
 }
 
 /// The stream directory of `device`'s main profile at `node`.

@@ -153,7 +153,7 @@ fn vfed_archive_now() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_while_recording_a_long_gop_loses_at_most_a_second() -> anyhow::Result<()> {
     let media = tempfile::tempdir()?;
-    let camera = common::gop_camera(media.path(), 50).await;
+    let camera = common::gop_camera(media.path(), 50).await?;
     let pki = TestPki::new()?;
     let mut county = TestNode::start(
         &pki,

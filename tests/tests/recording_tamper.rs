@@ -79,7 +79,7 @@ fn metric(text: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_files_changed_deleted_or_truncated_while_stopped_are_found_at_start() {
     let media = tempfile::tempdir().unwrap();
-    let camera = common::gop_camera(media.path(), 50).await;
+    let camera = common::gop_camera(media.path(), 50).await.unwrap();
     let pki = TestPki::new().unwrap();
     let city = TestNode::start(&pki, NodeOptions::new(CITY, "city").children(&[NAIDONG]))
         .await
