@@ -178,7 +178,8 @@ pub async fn probe(url: &str) -> anyhow::Result<Probed> {
 }
 
 /// Frames the archive index of `device` (main profile) at `node` holds in
-/// fragments overlapping `[from, to)`, Unix milliseconds.
+/// fragments overlapping `[from, to)`, Unix milliseconds, from the
+/// keyframe the first one needs.
 pub fn indexed_frames(
     node: &vfed_tests::TestNode,
     device: &str,
@@ -196,10 +197,9 @@ pub fn indexed_frames(
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "idx") {
             let index = vfed_archive::index::Index::read(&path)?;
-            frames += index
-                .fragments
+            // From the keyframe the range needs, as playback serves it.
+            frames += index.fragments[index.overlapping(from, to)]
                 .iter()
-                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
                 .map(|f| f.frames)
                 .sum::<u64>();
         }
