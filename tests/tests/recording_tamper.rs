@@ -12,6 +12,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -242,6 +243,42 @@ async fn sealed_files_changed_deleted_or_truncated_while_stopped_are_found_at_st
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(tampered(&pki, &county).await.len(), 6);
 
+    // The log's first entries no longer those the cursor saw (as after a
+    // rewrite): flagged, naming the audit log, and the whole log read again.
     county.stop().await;
-    unseal_all(&county.config.archive.dir_for(&county.config.store));
+    let archive_dir = county.config.archive.dir_for(&county.config.store);
+    let cursor_path = archive_dir.join(vfed_archive::logged::CURSOR_FILE);
+    let mut cursor = vfed_archive::logged::Cursor::read(&archive_dir)
+        .unwrap()
+        .expect("a cursor after a start");
+    assert_eq!(
+        std::fs::metadata(&cursor_path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    cursor.root = "00".repeat(32);
+    cursor.write(&archive_dir).unwrap();
+    county.restart().await.unwrap();
+    let rewritten = eventually("the rewrite flagged", Duration::from_secs(30), || async {
+        let found = tampered(&pki, &county).await;
+        Ok((found.len() >= 10).then_some(found))
+    })
+    .await
+    .unwrap();
+    let log = &rewritten[6];
+    assert!(
+        log.0.ends_with(".log") || log.0.contains("audit"),
+        "{log:?}"
+    );
+    assert_eq!(log.1, cursor.checked_unix_ms);
+    assert_eq!(
+        rewritten[7..].iter().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+
+    county.stop().await;
+    unseal_all(&archive_dir);
 }
