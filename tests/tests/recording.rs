@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::archive::v1::archive_client::ArchiveClient;
-use vfed_proto::archive::v1::{ListSpansRequest, ListSpansResponse, StatusRequest};
+use vfed_proto::archive::v1::{Gap, ListSpansRequest, ListSpansResponse, StatusRequest};
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
@@ -118,25 +118,45 @@ async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> any
     assert!(refused.starts_with("HTTP/1.0 401"), "{refused}");
 
     // Crash while recording; 2 s down; restart.
+    let (killed_at, _, down) = crash_and_restart(&mut county, &pki, &device).await?;
+    assert!(down.start_unix_ms <= killed_at, "{down:?}");
+    assert!(
+        down.end_unix_ms - down.start_unix_ms <= 2000 + 2000 + 4000,
+        "the gap is about the downtime (plus the fragment lost): {down:?}"
+    );
+    drop(camera);
+    Ok(())
+}
+
+/// Kills `county` while it records `device` (in-process: its recorders
+/// are aborted where they stand), keeps it down 2 s and restarts it; the
+/// archive verifies. Returns when the kill returned (Unix ms), how long the
+/// node was down as the test saw it (from before the kill to the end of
+/// the restart) and the `node down` gap once recording resumed.
+async fn crash_and_restart(
+    county: &mut TestNode,
+    pki: &TestPki,
+    device: &str,
+) -> anyhow::Result<(i64, i64, Gap)> {
+    let before = vfed_archive_now();
     county.kill().await;
     let killed_at = vfed_archive_now();
     tokio::time::sleep(Duration::from_secs(2)).await;
     county.restart().await?;
+    let downtime = vfed_archive_now() - before;
     let report = vfed_archive::verify(&county.config.archive.dir_for(&county.config.store))?;
     assert!(report.is_clean(), "{:?}", report.findings);
     let after = eventually("recording resumed", Duration::from_secs(30), || async {
-        let r = spans(&county, &pki, &device).await.ok();
+        let r = spans(county, pki, device).await.ok();
         Ok(r.filter(|r| r.spans.len() >= 2 && r.gaps.iter().any(|g| g.cause == "node down")))
     })
     .await?;
-    let down = after.gaps.iter().find(|g| g.cause == "node down").unwrap();
-    assert!(down.start_unix_ms <= killed_at, "{down:?}");
-    assert!(
-        down.end_unix_ms - down.start_unix_ms <= 2000 + 2000 + 4000,
-        "the gap is about the downtime (plus the GOP lost): {down:?}"
-    );
-    drop(camera);
-    Ok(())
+    let down = after
+        .gaps
+        .into_iter()
+        .find(|g| g.cause == "node down")
+        .ok_or_else(|| anyhow::anyhow!("no node down gap"))?;
+    Ok((killed_at, downtime, down))
 }
 
 fn vfed_archive_now() -> i64 {
@@ -215,19 +235,7 @@ async fn a_kill_while_recording_a_long_gop_loses_at_most_a_second() -> anyhow::R
 
     // Crash while recording; restart; the downtime as the test sees it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let killed_at = vfed_archive_now();
-    county.kill().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    county.restart().await?;
-    let downtime = vfed_archive_now() - killed_at;
-    let report = vfed_archive::verify(&county.config.archive.dir_for(&county.config.store))?;
-    assert!(report.is_clean(), "{:?}", report.findings);
-    let after = eventually("recording resumed", Duration::from_secs(30), || async {
-        let r = spans(&county, &pki, &device).await.ok();
-        Ok(r.filter(|r| r.spans.len() >= 2 && r.gaps.iter().any(|g| g.cause == "node down")))
-    })
-    .await?;
-    let down = after.gaps.iter().find(|g| g.cause == "node down").unwrap();
+    let (_, downtime, down) = crash_and_restart(&mut county, &pki, &device).await?;
     let gap = down.end_unix_ms - down.start_unix_ms;
     eprintln!("node down gap {gap} ms, downtime {downtime} ms");
     assert!(
