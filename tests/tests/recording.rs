@@ -13,9 +13,8 @@ use common::*;
 use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::archive::v1::archive_client::ArchiveClient;
 use vfed_proto::archive::v1::{Gap, ListSpansRequest, ListSpansResponse, StatusRequest};
-use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
-use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 async fn spans(node: &TestNode, pki: &TestPki, device: &str) -> anyhow::Result<ListSpansResponse> {
     let mut archive = ArchiveClient::new(node.channel(pki)?);
@@ -35,24 +34,23 @@ fn rfc3339(ms: i64) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
-    let camera = RtspCamera::start(CameraOptions::default()).await?;
-    let pki = TestPki::new()?;
-    let mut county = TestNode::start(
-        &pki,
+/// A county recording Naidong's camera 1 from `url`; its device ID.
+async fn recording_county(pki: &TestPki, url: String) -> anyhow::Result<(TestNode, String)> {
+    let county = TestNode::start(
+        pki,
         NodeOptions::new(NAIDONG, "county").keepalive(Duration::from_secs(1)),
     )
     .await?;
     let device = naidong_camera(1);
-    let mut spec = device_spec(&device, true);
-    spec.streams = Some(pb::StreamSources {
-        main_url: camera.url("/h264"),
-        sub_url: String::new(),
-    });
-    RegistryClient::new(county.channel(&pki)?)
-        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
-        .await?;
+    register_camera(&mut RegistryClient::new(county.channel(pki)?), &device, url).await?;
+    Ok((county, device))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
+    let camera = RtspCamera::start(CameraOptions::default()).await?;
+    let pki = TestPki::new()?;
+    let (mut county, device) = recording_county(&pki, camera.url("/h264")).await?;
 
     // A span of at least 8 s (files of 10 s: the first, staggered, is shorter).
     let listed = eventually("8 s recorded", Duration::from_secs(40), || async {
@@ -175,18 +173,7 @@ async fn a_kill_while_recording_a_long_gop_loses_at_most_a_second() -> anyhow::R
     let media = tempfile::tempdir()?;
     let camera = common::gop_camera(media.path(), 50).await?;
     let pki = TestPki::new()?;
-    let mut county = TestNode::start(
-        &pki,
-        NodeOptions::new(NAIDONG, "county").keepalive(Duration::from_secs(1)),
-    )
-    .await?;
-    let device = naidong_camera(1);
-    register_camera(
-        &mut RegistryClient::new(county.channel(&pki)?),
-        &device,
-        camera.url(),
-    )
-    .await?;
+    let (mut county, device) = recording_county(&pki, camera.url()).await?;
     let dir = common::stream_dir(&county, &device);
     eventually("a closed file", Duration::from_secs(60), || async {
         Ok((!common::closed_files(&dir).is_empty()).then_some(()))
