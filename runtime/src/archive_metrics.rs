@@ -1,6 +1,7 @@
 //! The archive's metrics on `/metrics`: free bytes and state of its
 //! volume, streams recording, files deleted past retention, files held by
-//! retrieval requests; sampled from the archive every second.
+//! retrieval requests, recordings found tampered and bytes re-hashed at
+//! start; sampled from the archive every second.
 
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub fn register(
     let streams = Gauge::<i64>::default();
     let held = Gauge::<i64>::default();
     let deleted = Counter::<u64>::default();
+    let tampered = Counter::<u64>::default();
+    let scrubbed = Counter::<u64>::default();
     registry.register(
         "vfed_archive_free_bytes",
         "Bytes the archive may still write on its volume",
@@ -46,6 +49,16 @@ pub fn register(
         "Recording files deleted past retention (each audited)",
         deleted.clone(),
     );
+    registry.register(
+        "vfed_archive_tampered_files",
+        "Recording files found changed, truncated or missing (each audited as recording.tampered)",
+        tampered.clone(),
+    );
+    registry.register(
+        "vfed_archive_scrubbed_bytes",
+        "Bytes of recordings re-hashed by the start-up scrub",
+        scrubbed.clone(),
+    );
     async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -60,6 +73,8 @@ pub fn register(
             streams.set(gauge(archive.recording().len() as u64));
             held.set(gauge(archive.held_files()));
             deleted.inc_by(archive.files_deleted().saturating_sub(deleted.get()));
+            tampered.inc_by(archive.tampered_files().saturating_sub(tampered.get()));
+            scrubbed.inc_by(archive.scrubbed_bytes().saturating_sub(scrubbed.get()));
         }
     }
 }

@@ -39,34 +39,6 @@ pub fn service(
     )
 }
 
-/// At start, every closed recording against its manifest in the audit log
-/// (one pass over the log, no media read; findings raise an alarm).
-pub async fn check_at_start(archive: vfed_archive::Archive, trail: AuditTrail) {
-    let mut logged = HashMap::new();
-    let mut next = 0;
-    loop {
-        let entries = match trail.read(next, vfed_auditing::MAX_READ).await {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(error = %e, "archive: recordings not checked against the audit log");
-                return;
-            }
-        };
-        let Some(last) = entries.last() else { break };
-        next = last.index + 1;
-        for entry in entries {
-            if let Some((file, manifest)) = AuditRecord::from_bytes(&entry.record)
-                .ok()
-                .as_ref()
-                .and_then(vfed_archive::logged::manifest_of)
-            {
-                logged.insert(file, manifest);
-            }
-        }
-    }
-    archive.check_logged(logged).await;
-}
-
 struct Requests(RetrievalService);
 
 fn signer(s: Option<&Signature>) -> Signer {

@@ -312,9 +312,10 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     if let Some(archive) = &archive {
         archive.hold_for(retrieval.clone());
         // On the node's task set, so that a stop or a kill ends it too.
-        tasks.spawn(evidence::check_at_start(
+        tasks.spawn(archive::check_at_start(
             archive.archive.clone(),
             audit.clone(),
+            shutdown.clone(),
         ));
     }
     // Playback and spans here, and for the parent over the relay link: from

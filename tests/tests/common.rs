@@ -178,7 +178,8 @@ pub async fn probe(url: &str) -> anyhow::Result<Probed> {
 }
 
 /// Frames the archive index of `device` (main profile) at `node` holds in
-/// fragments overlapping `[from, to)`, Unix milliseconds.
+/// fragments overlapping `[from, to)`, Unix milliseconds, from the
+/// keyframe the first one needs.
 pub fn indexed_frames(
     node: &vfed_tests::TestNode,
     device: &str,
@@ -196,10 +197,9 @@ pub fn indexed_frames(
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "idx") {
             let index = vfed_archive::index::Index::read(&path)?;
-            frames += index
-                .fragments
+            // From the keyframe the range needs, as playback serves it.
+            frames += index.fragments[index.overlapping(from, to)]
                 .iter()
-                .filter(|f| f.end_unix_ms() > from && f.start_unix_ms < to)
                 .map(|f| f.frames)
                 .sum::<u64>();
         }
@@ -231,4 +231,55 @@ pub fn theft_case(
             ..Default::default()
         }),
     }
+}
+
+/// A camera replaying a 60 s H.264 clip with a GOP of `gop_frames` at 25 fps.
+pub async fn gop_camera(
+    dir: &std::path::Path,
+    gop_frames: u32,
+) -> anyhow::Result<vfed_tests::FileCamera> {
+    let mp4 = dir.join("h264.mp4");
+    let spec = vfed_tests::ClipSpec {
+        codec: vfed_tests::FileCodec::H264,
+        width: 640,
+        height: 360,
+        fps: 25,
+        gop: gop_frames,
+        b_frames: 0,
+        kbps: 800,
+        seconds: 60,
+    };
+    vfed_tests::make_clip(&mp4, &spec).await?;
+    vfed_tests::FileCamera::start(&mp4, vfed_tests::FileCodec::H264, "h264").await
+}
+
+/// The stream directory of `device`'s main profile at `node`.
+pub fn stream_dir(node: &vfed_tests::TestNode, device: &str) -> std::path::PathBuf {
+    node.config
+        .archive
+        .dir_for(&node.config.store)
+        .join(device)
+        .join("main")
+}
+
+/// The closed recording files of `dir`, oldest first: (media, its index).
+pub fn closed_files(
+    dir: &std::path::Path,
+) -> Vec<(std::path::PathBuf, vfed_archive::index::Index)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .filter_map(|idx| {
+            let index = vfed_archive::index::Index::read(&idx).ok()?;
+            index
+                .closed
+                .is_some()
+                .then(|| (idx.with_extension("mp4"), index))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }

@@ -12,10 +12,9 @@ use std::time::Duration;
 use common::*;
 use vfed_gateway::testing::{CameraOptions, RtspCamera};
 use vfed_proto::archive::v1::archive_client::ArchiveClient;
-use vfed_proto::archive::v1::{ListSpansRequest, ListSpansResponse, StatusRequest};
-use vfed_proto::registry::v1 as pb;
+use vfed_proto::archive::v1::{Gap, ListSpansRequest, ListSpansResponse, StatusRequest};
 use vfed_proto::registry::v1::registry_client::RegistryClient;
-use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
+use vfed_tests::{NodeOptions, TestNode, TestPki, eventually};
 
 async fn spans(node: &TestNode, pki: &TestPki, device: &str) -> anyhow::Result<ListSpansResponse> {
     let mut archive = ArchiveClient::new(node.channel(pki)?);
@@ -35,24 +34,23 @@ fn rfc3339(ms: i64) -> String {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
-    let camera = RtspCamera::start(CameraOptions::default()).await?;
-    let pki = TestPki::new()?;
-    let mut county = TestNode::start(
-        &pki,
+/// A county recording Naidong's camera 1 from `url`; its device ID.
+async fn recording_county(pki: &TestPki, url: String) -> anyhow::Result<(TestNode, String)> {
+    let county = TestNode::start(
+        pki,
         NodeOptions::new(NAIDONG, "county").keepalive(Duration::from_secs(1)),
     )
     .await?;
     let device = naidong_camera(1);
-    let mut spec = device_spec(&device, true);
-    spec.streams = Some(pb::StreamSources {
-        main_url: camera.url("/h264"),
-        sub_url: String::new(),
-    });
-    RegistryClient::new(county.channel(&pki)?)
-        .register_device(pb::RegisterDeviceRequest { spec: Some(spec) })
-        .await?;
+    register_camera(&mut RegistryClient::new(county.channel(pki)?), &device, url).await?;
+    Ok((county, device))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> anyhow::Result<()> {
+    let camera = RtspCamera::start(CameraOptions::default()).await?;
+    let pki = TestPki::new()?;
+    let (mut county, device) = recording_county(&pki, camera.url("/h264")).await?;
 
     // A span of at least 8 s (files of 10 s: the first, staggered, is shorter).
     let listed = eventually("8 s recorded", Duration::from_secs(40), || async {
@@ -118,29 +116,119 @@ async fn a_county_records_its_camera_plays_it_back_and_survives_a_crash() -> any
     assert!(refused.starts_with("HTTP/1.0 401"), "{refused}");
 
     // Crash while recording; 2 s down; restart.
+    let (killed_at, _, down) = crash_and_restart(&mut county, &pki, &device).await?;
+    assert!(down.start_unix_ms <= killed_at, "{down:?}");
+    assert!(
+        down.end_unix_ms - down.start_unix_ms <= 2000 + 2000 + 4000,
+        "the gap is about the downtime (plus the fragment lost): {down:?}"
+    );
+    drop(camera);
+    Ok(())
+}
+
+/// Kills `county` while it records `device` (in-process: its recorders
+/// are aborted where they stand), keeps it down 2 s and restarts it; the
+/// archive verifies. Returns when the kill returned (Unix ms), how long the
+/// node was down as the test saw it (from before the kill to the end of
+/// the restart) and the `node down` gap once recording resumed.
+async fn crash_and_restart(
+    county: &mut TestNode,
+    pki: &TestPki,
+    device: &str,
+) -> anyhow::Result<(i64, i64, Gap)> {
+    let before = vfed_archive_now();
     county.kill().await;
     let killed_at = vfed_archive_now();
     tokio::time::sleep(Duration::from_secs(2)).await;
     county.restart().await?;
+    let downtime = vfed_archive_now() - before;
     let report = vfed_archive::verify(&county.config.archive.dir_for(&county.config.store))?;
     assert!(report.is_clean(), "{:?}", report.findings);
     let after = eventually("recording resumed", Duration::from_secs(30), || async {
-        let r = spans(&county, &pki, &device).await.ok();
+        let r = spans(county, pki, device).await.ok();
         Ok(r.filter(|r| r.spans.len() >= 2 && r.gaps.iter().any(|g| g.cause == "node down")))
     })
     .await?;
-    let down = after.gaps.iter().find(|g| g.cause == "node down").unwrap();
-    assert!(down.start_unix_ms <= killed_at, "{down:?}");
-    assert!(
-        down.end_unix_ms - down.start_unix_ms <= 2000 + 2000 + 4000,
-        "the gap is about the downtime (plus the GOP lost): {down:?}"
-    );
-    drop(camera);
-    Ok(())
+    let down = after
+        .gaps
+        .into_iter()
+        .find(|g| g.cause == "node down")
+        .ok_or_else(|| anyhow::anyhow!("no node down gap"))?;
+    Ok((killed_at, downtime, down))
 }
 
 fn vfed_archive_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// A camera whose GOP (2 s) is longer than a fragment: its GOPs are cut
+/// into fragments of at most half a second, each durable as it closes, so
+/// a crash (in-process kill) loses less than a second: the `node down` gap is at
+/// most the measured downtime + 1 s. The fragments play over HLS VOD
+/// (segments grouped from each keyframe) and as one MP4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_while_recording_a_long_gop_loses_at_most_a_second() -> anyhow::Result<()> {
+    let media = tempfile::tempdir()?;
+    let camera = common::gop_camera(media.path(), 50).await?;
+    let pki = TestPki::new()?;
+    let (mut county, device) = recording_county(&pki, camera.url()).await?;
+    let dir = common::stream_dir(&county, &device);
+    eventually("a closed file", Duration::from_secs(60), || async {
+        Ok((!common::closed_files(&dir).is_empty()).then_some(()))
+    })
+    .await?;
+    let (_, index) = &common::closed_files(&dir)[0];
+    assert!(
+        index
+            .fragments
+            .iter()
+            .all(|f| f.duration <= vfed_archive::FRAGMENT_TICKS as u64),
+        "fragments of at most half a second: {:?}",
+        index.fragments
+    );
+    assert!(index.fragments[0].sync);
+    assert!(
+        index.fragments.iter().any(|f| !f.sync),
+        "a 2 s GOP spans two fragments"
+    );
+
+    // HLS VOD and the MP4 of 4 s starting inside a GOP's second fragment.
+    let start = index
+        .fragments
+        .iter()
+        .find(|f| !f.sync)
+        .unwrap()
+        .start_unix_ms
+        + 200;
+    let (from, to) = (start, start + 4000);
+    let token = county.admin_token(&pki).await?;
+    for form in ["/index.m3u8", ".mp4"] {
+        let url = format!(
+            "http://{}/playback/{device}{form}?start={}&end={}&token={token}",
+            county.http_addr(),
+            rfc3339(from),
+            rfc3339(to)
+        );
+        let (codec, width, height, frames) = common::probe(&url).await?;
+        assert_eq!(
+            (codec.as_str(), width, height),
+            ("h264", 640, 360),
+            "{form}"
+        );
+        assert!(frames >= 90, "{form}: 4 s at 25 fps, decoded {frames}");
+    }
+
+    // Crash while recording; restart; the downtime as the test sees it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, downtime, down) = crash_and_restart(&mut county, &pki, &device).await?;
+    let gap = down.end_unix_ms - down.start_unix_ms;
+    eprintln!("node down gap {gap} ms, downtime {downtime} ms");
+    assert!(
+        gap <= downtime + 1000,
+        "the gap ({gap} ms) is at most the downtime ({downtime} ms) + 1 s: {down:?}"
+    );
+    drop(camera);
+    Ok(())
 }

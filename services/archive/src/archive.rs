@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub retention: crate::retention::RetentionState,
     /// The archive volume's fill state.
     pub disk: crate::disk::DiskWatch,
+    /// Tamper findings and the start-up scrub's progress.
+    pub integrity: crate::scrub::IntegrityState,
 }
 
 /// A node's archive (cheap to clone).
@@ -165,6 +167,7 @@ impl Archive {
                 alarms: Mutex::default(),
                 retention: Default::default(),
                 disk: Default::default(),
+                integrity: Default::default(),
             }),
         };
         for (manifest, cut) in &recovered.closed {

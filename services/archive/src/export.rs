@@ -115,12 +115,10 @@ pub fn plan_files(
             let Some(header) = &index.header else {
                 continue;
             };
-            let overlapping: Vec<(usize, &crate::index::FragmentEntry)> = index
-                .fragments
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.end_unix_ms() > from_unix_ms && f.start_unix_ms < to_unix_ms)
-                .collect();
+            // From the keyframe the first overlapping fragment needs.
+            let range = index.overlapping(from_unix_ms, to_unix_ms);
+            let overlapping: Vec<(usize, &crate::index::FragmentEntry)> =
+                range.clone().zip(&index.fragments[range]).collect();
             if overlapping.is_empty() {
                 continue;
             }

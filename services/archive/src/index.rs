@@ -55,6 +55,19 @@ pub struct FragmentEntry {
     pub frames: u64,
     /// SHA-256 of the fragment's bytes, hex.
     pub sha256: String,
+    /// Whether it begins with a keyframe (a GOP longer than a fragment is
+    /// cut into several; only the first begins with its keyframe). Written
+    /// only when false: indexes from before every fragment began a GOP.
+    #[serde(default = "starts_a_gop", skip_serializing_if = "is_sync")]
+    pub sync: bool,
+}
+
+fn starts_a_gop() -> bool {
+    true
+}
+
+fn is_sync(sync: &bool) -> bool {
+    *sync
 }
 
 impl FragmentEntry {
@@ -130,6 +143,27 @@ impl Index {
         self.fragments.last().map(FragmentEntry::end_unix_ms)
     }
 
+    /// The fragments overlapping `[start, end)` (Unix ms), widened back to
+    /// the keyframe they need: the first begins with one.
+    pub fn overlapping(&self, start: i64, end: i64) -> std::ops::Range<usize> {
+        let first = self
+            .fragments
+            .iter()
+            .position(|f| f.end_unix_ms() > start && f.start_unix_ms < end);
+        let Some(first) = first else {
+            return 0..0;
+        };
+        let last = self.fragments[first..]
+            .iter()
+            .position(|f| f.start_unix_ms >= end)
+            .map_or(self.fragments.len(), |n| first + n);
+        let sync = self.fragments[..=first]
+            .iter()
+            .rposition(|f| f.sync)
+            .unwrap_or(0);
+        sync..last
+    }
+
     /// Bytes of media covered by whole fragments (init included).
     pub fn media_len(&self) -> u64 {
         self.fragments.last().map_or_else(
@@ -168,6 +202,7 @@ mod tests {
             duration: 90_000,
             frames: 25,
             sha256: "ab".into(),
+            sync: true,
         });
         let mut bytes = Vec::new();
         append(&mut bytes, &header).ok();
@@ -179,5 +214,38 @@ mod tests {
         assert_eq!(index.whole_len, whole);
         assert_eq!(index.end_unix_ms(), Some(2000));
         assert_eq!(index.media_len(), 15);
+    }
+
+    #[test]
+    fn overlapping_fragments_start_at_the_keyframe_they_need() {
+        let fragment = |k: i64, sync: bool| FragmentEntry {
+            offset: 10 + 5 * k as u64,
+            len: 5,
+            start_unix_ms: 1000 + 500 * k,
+            duration: 45_000,
+            frames: 12,
+            sha256: String::new(),
+            sync,
+        };
+        // Two GOPs of 1.5 s, three fragments each.
+        let index = Index {
+            fragments: (0..6).map(|k| fragment(k, k % 3 == 0)).collect(),
+            ..Index::default()
+        };
+        assert_eq!(
+            index.overlapping(2100, 2200),
+            0..3,
+            "from the first GOP's keyframe"
+        );
+        assert_eq!(index.overlapping(2600, 3600), 3..6);
+        assert_eq!(index.overlapping(1000, 1500), 0..1);
+        assert_eq!(index.overlapping(9000, 9500), 0..0);
+        // The sync flag is written only when false.
+        let mut line = Vec::new();
+        append(&mut line, &IndexLine::Fragment(fragment(1, false))).ok();
+        append(&mut line, &IndexLine::Fragment(fragment(0, true))).ok();
+        let text = String::from_utf8(line).unwrap_or_default();
+        assert_eq!(text.matches("\"sync\":false").count(), 1, "{text}");
+        assert!(!text.contains("true"), "{text}");
     }
 }

@@ -3,7 +3,7 @@
 //! local tracks), never re-encoded, kept complete and unaltered (R14.6,
 //! R18.7).
 //!
-//! - Files: fragmented MP4 (CMAF), one fragment per GOP, one file per
+//! - Files: fragmented MP4 (CMAF), fragments of at most half a second, one file per
 //!   `file_duration` (rotation staggered across streams), each fragment
 //!   hashed (SHA-256) into a sidecar index ([`index`]); every fragment is
 //!   fdatasync'ed as it is written ([`writer`]).
@@ -11,7 +11,9 @@
 //!   hashes) is appended to the node's audit Merkle log, and the file is
 //!   sealed immutable where the process may ([`seal`]).
 //! - At start a file a crash left open is cut back to its last whole
-//!   fragment and logged ([`recovery`]); [`verify()`] checks everything.
+//!   fragment and logged ([`recovery`]); closed files are checked against
+//!   their logged manifests ([`logged`]) and re-hashed in the background
+//!   ([`scrub`]); [`verify()`] checks everything.
 //! - Gaps are recorded with their cause ([`spans`]); the gRPC service
 //!   ([`ArchiveService`]) lists spans and gaps and the archive's status;
 //!   [`playback`] serves HLS VOD and one MP4 over the recorded files
@@ -42,6 +44,7 @@ mod recorder;
 pub mod recovery;
 mod remote_spans;
 pub mod retention;
+pub mod scrub;
 pub mod seal;
 mod service;
 pub mod spans;
@@ -53,5 +56,6 @@ pub mod writer;
 pub use archive::{Archive, ArchiveOptions, StreamStatus};
 pub use error::ArchiveError;
 pub use evidence_service::EvidenceService;
+pub use recorder::FRAGMENT_TICKS;
 pub use service::ArchiveService;
 pub use verify::{Finding, Report, verify};

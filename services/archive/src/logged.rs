@@ -1,13 +1,20 @@
 //! Closed recordings against their manifests in the audit log (R18.6,
-//! R18.7). [`crate::verify()`] re-hashes media against the sidecar indexes;
-//! this check compares the indexes with what was logged when each file
-//! closed, without reading media, so it is cheap enough for every start:
-//! an index rewritten together with its media (hashes recomputed), and a
-//! recording deleted with its index inside retention, are both found.
+//! R18.7). [`crate::verify()`] and the start-up scrub ([`crate::scrub`])
+//! re-hash media against the sidecar indexes; this check compares the
+//! indexes with what was logged when each file closed, without reading
+//! media: an index rewritten together with its media (hashes recomputed),
+//! and a recording deleted with its index inside retention, are both found.
+//!
+//! Each start reads the log from where the previous one stopped (a
+//! [`Cursor`] in the archive directory: the next index and the log's root
+//! hash at that size). If the log's first entries are no longer those the
+//! cursor saw (the log was rewritten), that is reported and the whole log
+//! is read again.
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vfed_audit::AuditRecord;
 
@@ -56,15 +63,51 @@ pub fn manifest_of(record: &AuditRecord) -> Option<(String, LoggedFile)> {
     ))
 }
 
-/// Compares every closed file under `root` with its logged manifest in
-/// `logged` (by path relative to `root`). A logged file that is gone is a
+/// The cursor's file in the archive directory (0600).
+pub const CURSOR_FILE: &str = "logged-cursor.json";
+
+/// Where the last start-up check stopped reading the audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The first entry not read yet (the log's size then).
+    pub next_index: u64,
+    /// The log's Merkle root at that size, hex.
+    pub root: String,
+    /// When the check ran, Unix ms.
+    pub checked_unix_ms: i64,
+}
+
+impl Cursor {
+    /// The cursor of the archive at `root`, if any.
+    pub fn read(root: &Path) -> std::io::Result<Option<Self>> {
+        match std::fs::read(root.join(CURSOR_FILE)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces the cursor of the archive at `root` (atomically, 0600).
+    pub fn write(&self, root: &Path) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        vfed_private_fs::write_atomic(&root.join(CURSOR_FILE), &bytes)
+    }
+}
+
+/// Compares every closed file under `root` whose manifest is in `logged`
+/// (by path relative to `root`) with it. A logged file that is gone is a
 /// finding when its video ended after `retained_since_unix_ms` (inside
-/// retention nothing may be deleted). Files closed but never logged (a
-/// crash between the two) are left to the log line of the caller.
+/// retention nothing may be deleted). Closed files with no manifest in
+/// `logged` are returned apart (a crash between closing and logging), but
+/// only those ending after `unlogged_since_unix_ms`: older ones had theirs
+/// read by an earlier check.
 pub fn check(
     root: &Path,
     logged: &HashMap<String, LoggedFile>,
     retained_since_unix_ms: i64,
+    unlogged_since_unix_ms: i64,
 ) -> std::io::Result<(Vec<Finding>, Vec<String>)> {
     let mut findings = Vec::new();
     let mut unlogged = Vec::new();
@@ -78,7 +121,9 @@ pub fn check(
             }
             seen.insert(source.clone());
             let Some(manifest) = logged.get(&source) else {
-                unlogged.push(source);
+                if index.end_unix_ms().unwrap_or(start) >= unlogged_since_unix_ms {
+                    unlogged.push(source);
+                }
                 continue;
             };
             let finding = |time_unix_ms: i64, problem: String| Finding {
@@ -133,22 +178,27 @@ pub fn check(
 }
 
 impl crate::Archive {
-    /// Checks the closed files against `logged` (every manifest in the
-    /// node's audit log) and reports what differs: an error log line and a
-    /// `recording.tampered` audit record per finding, and an alarm in
-    /// `recordings status`. Returns the findings.
-    pub async fn check_logged(&self, logged: HashMap<String, LoggedFile>) -> Vec<Finding> {
+    /// Checks the closed files against `logged` (the manifests read from
+    /// the audit log; files closed before `unlogged_since_unix_ms` whose
+    /// manifests were read by an earlier check are not expected in it) and
+    /// reports each finding ([`crate::scrub`]). Returns the findings.
+    pub async fn check_logged(
+        &self,
+        logged: HashMap<String, LoggedFile>,
+        unlogged_since_unix_ms: i64,
+    ) -> Vec<Finding> {
         let root = self.dir().to_path_buf();
         let retention = i64::try_from(self.options().retention.as_millis()).unwrap_or(i64::MAX);
         let since = crate::archive::now_unix_ms().saturating_sub(retention);
         let count = logged.len();
-        let checked = tokio::task::spawn_blocking(move || check(&root, &logged, since)).await;
+        let checked = tokio::task::spawn_blocking(move || {
+            check(&root, &logged, since, unlogged_since_unix_ms)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
         let (findings, unlogged) = match checked {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "archive: recordings not checked against the audit log");
-                return Vec::new();
-            }
+            Ok(result) => result,
             Err(e) => {
                 tracing::error!(error = %e, "archive: recordings not checked against the audit log");
                 return Vec::new();
@@ -158,38 +208,13 @@ impl crate::Archive {
             tracing::warn!(file = %source, "archive: a closed recording has no manifest in the audit log (closed just before a crash?)");
         }
         for finding in &findings {
-            tracing::error!(%finding, "archive: a recording differs from its manifest in the audit log (R18.6, R18.7)");
-            let file = finding
-                .file
-                .strip_prefix(self.dir())
-                .unwrap_or(&finding.file)
-                .display()
-                .to_string();
-            let record = AuditRecord::new(
-                format!("node/{}", self.options().node_id),
-                "recording.tampered",
-                file.clone(),
-            )
-            .refused(finding.problem.clone(), "R18.7")
-            .with_details(serde_json::json!({
-                "file": file,
-                "time_unix_ms": finding.time_unix_ms,
-                "problem": finding.problem,
-            }));
-            self.inner.audit.record(record).await;
+            self.report_tampered(finding).await;
         }
-        match findings.first() {
-            Some(first) => self.set_alarm(
-                "tampered",
-                Some(format!(
-                    "{} recording(s) differ from their manifests in the audit log; first: {first}",
-                    findings.len()
-                )),
-            ),
-            None => tracing::info!(
+        if findings.is_empty() {
+            tracing::info!(
                 manifests = count,
                 "archive: closed recordings match their manifests in the audit log"
-            ),
+            );
         }
         findings
     }
@@ -224,6 +249,7 @@ mod tests {
                 start_unix_ms: start + k * 1000,
                 duration: 90_000,
                 frames: 25,
+                sync: true,
             })
             .unwrap();
         }
@@ -247,7 +273,7 @@ mod tests {
             let (source, manifest) = recorded(root.path(), start);
             logged.insert(source, manifest);
         }
-        let (findings, unlogged) = check(root.path(), &logged, 0).unwrap();
+        let (findings, unlogged) = check(root.path(), &logged, 0, 0).unwrap();
         assert!(findings.is_empty() && unlogged.is_empty(), "{findings:?}");
 
         // The second file's index rewritten with another hash for fragment 1.
@@ -267,7 +293,7 @@ mod tests {
             )
             .unwrap();
         }
-        let (findings, _) = check(root.path(), &logged, 0).unwrap();
+        let (findings, _) = check(root.path(), &logged, 0, 0).unwrap();
         assert_eq!(findings.len(), 2, "{findings:?}");
         assert!(findings[0].file.ends_with("2000000.mp4"));
         assert_eq!(findings[0].time_unix_ms, 2_001_000);
@@ -279,7 +305,7 @@ mod tests {
         assert!(findings[1].file.ends_with("3000000.mp4"));
         assert!(findings[1].problem.contains("missing"), "{}", findings[1]);
         // Past retention, a missing recording is not a finding.
-        let (findings, _) = check(root.path(), &logged, 3_100_000).unwrap();
+        let (findings, _) = check(root.path(), &logged, 3_100_000, 0).unwrap();
         assert_eq!(findings.len(), 1, "{findings:?}");
     }
 }

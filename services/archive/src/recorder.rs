@@ -1,13 +1,15 @@
 //! Records one stream: reads the relay track GOP by GOP (the same shared
-//! GOPs every viewer gets, never re-encoded), muxes each GOP into one fMP4
-//! fragment with the media crate's segmenter, and appends it to the
-//! current file; rotates files, notices when the camera goes quiet, and
-//! turns every interruption into a gap with its cause.
+//! GOPs every viewer gets, never re-encoded), muxes each GOP into fMP4
+//! fragments of at most [`FRAGMENT_TICKS`] as its frames arrive (a long
+//! GOP is several fragments; only the first begins with its keyframe), and
+//! appends each to the current file at once, so a crash loses at most
+//! about half a second; rotates files at keyframes, notices when the camera
+//! goes quiet, and turns every interruption into a gap with its cause.
 
 use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
-use vfed_media::{AccessUnit, CLOCK_RATE, Gop, SegmentWindow, StreamMetadata};
+use vfed_media::{AccessUnit, CLOCK_RATE, StreamMetadata, fmp4};
 use vfed_relay::StreamKey;
 use vfed_relay::track::TrackReader;
 
@@ -19,6 +21,14 @@ use crate::writer::{Fragment, RecordingFile, sha256_hex};
 
 /// `ENOSPC`: no space left on the device.
 const ENOSPC: i32 = 28;
+
+/// Longest fragment, 90 kHz ticks (half a second): a fragment closes
+/// before the frame that would make it longer, and is written and
+/// fdatasync'ed then. Half a second, not one: a crash loses the frames
+/// since the last fragment, and with the camera's delivery jitter on top
+/// that must stay under a second (the `node down` gap is at most the
+/// downtime + 1 s).
+pub const FRAGMENT_TICKS: i64 = 45_000;
 
 /// Why a GOP does not continue the current file.
 fn rotation(open: &OpenFile, first: &AccessUnit, meta: &StreamMetadata) -> Option<&'static str> {
@@ -55,8 +65,12 @@ fn same_decoder_config(a: &StreamMetadata, b: &StreamMetadata) -> bool {
 
 struct OpenFile {
     file: RecordingFile,
-    window: SegmentWindow,
     meta: StreamMetadata,
+    /// `mfhd` sequence number of the next fragment.
+    sequence: u32,
+    /// The last frame interval seen (the last fragment of a GOP ends one
+    /// interval after its last frame).
+    frame_ticks: i64,
     /// Wall clock and decode time of the file's first unit.
     anchor_unix_ms: i64,
     anchor_dts: i64,
@@ -116,7 +130,8 @@ pub(crate) async fn record(
             }
             Ok(Some(gop)) => gop,
         };
-        let mut units = Vec::new();
+        // Fragments of at most FRAGMENT_TICKS, written as the frames arrive.
+        let mut units: Vec<AccessUnit> = Vec::new();
         let mut stalled = false;
         let mut r = gop.reader();
         loop {
@@ -125,7 +140,17 @@ pub(crate) async fn record(
                 u = tokio::time::timeout(idle, r.next()) => u,
             };
             match unit {
-                Ok(Some(u)) => units.push(u),
+                Ok(Some(u)) => {
+                    if fragment_full(&units, &u)
+                        && let Some(meta) = track.metadata()
+                    {
+                        let next_dts = u.dts;
+                        recorder
+                            .write_units(std::mem::take(&mut units), Some(next_dts), &meta)
+                            .await;
+                    }
+                    units.push(u);
+                }
                 Ok(None) => break,
                 Err(_) => {
                     stalled = true;
@@ -133,8 +158,10 @@ pub(crate) async fn record(
                 }
             }
         }
-        if let Some(meta) = track.metadata() {
-            recorder.write_gop(units, &meta).await;
+        if !units.is_empty()
+            && let Some(meta) = track.metadata()
+        {
+            recorder.write_units(units, None, &meta).await;
         }
         if stalled {
             recorder.quiet("camera offline").await;
@@ -145,6 +172,16 @@ pub(crate) async fn record(
     }
     recorder.close("node stopping").await;
     archive.set_status(&name, None);
+}
+
+/// Whether `next` would make the fragment of `units` longer than
+/// [`FRAGMENT_TICKS`] (its last frame lasting as long as the one before).
+fn fragment_full(units: &[AccessUnit], next: &AccessUnit) -> bool {
+    let (Some(first), Some(last)) = (units.first(), units.last()) else {
+        return false;
+    };
+    let interval = (next.dts - last.dts).max(0);
+    next.dts + interval - first.dts > FRAGMENT_TICKS
 }
 
 impl Recorder {
@@ -208,10 +245,8 @@ impl Recorder {
 
     /// Opens a new file for a GOP starting with `first`.
     async fn open_file(&mut self, first: &AccessUnit, meta: &StreamMetadata) -> Result<(), String> {
-        let window = SegmentWindow::new(meta)
-            .map_err(|e| format!("cannot record {}: {e}", self.name))?
-            .with_capacity(1);
-        let init = window.init_segment().clone();
+        let init =
+            fmp4::init_segment(meta).map_err(|e| format!("cannot record {}: {e}", self.name))?;
         let header = Header {
             device_id: self.key.device_id.clone(),
             profile: self.key.profile.clone(),
@@ -236,10 +271,15 @@ impl Recorder {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| self.storage_error(&e))?;
+        let frame_ticks = match meta.fps_milli {
+            0 => i64::from(CLOCK_RATE) / 25,
+            fps => i64::from(CLOCK_RATE) * 1000 / i64::from(fps),
+        };
         self.open = Some(OpenFile {
             file,
-            window,
             meta: meta.clone(),
+            sequence: 1,
+            frame_ticks: frame_ticks.max(1),
             anchor_unix_ms,
             anchor_dts: first.dts,
             first_dts: first.dts,
@@ -268,50 +308,75 @@ impl Recorder {
         }
     }
 
-    /// Writes one GOP as one fragment.
-    async fn write_gop(&mut self, units: Vec<AccessUnit>, meta: &StreamMetadata) {
-        let Some(first) = units.first().filter(|u| u.keyframe).cloned() else {
+    /// Writes `units` (decode order) as one fragment: the start of a GOP
+    /// (a keyframe first) may open a new file; the rest of a GOP continues
+    /// the file its start went to, or is dropped if that start was not
+    /// recorded. `next_dts`: where the next fragment starts, when known.
+    async fn write_units(
+        &mut self,
+        units: Vec<AccessUnit>,
+        next_dts: Option<i64>,
+        meta: &StreamMetadata,
+    ) {
+        let Some(first) = units.first().cloned() else {
             return;
         };
-        if self.archive.disk_blocked() {
-            // Critical or full: no new video, the gap says why (the alarm is the disk's).
-            self.quiet(DISK_FULL).await;
-            self.archive
-                .interrupt(&self.name, wall_clock(&first), DISK_FULL);
-            return;
-        }
-        if let Some(reason) = self.open.as_ref().and_then(|o| rotation(o, &first, meta)) {
-            self.close(reason).await;
-        }
-        if self.open.is_none()
-            && let Err(cause) = self.open_file(&first, meta).await
+        if first.keyframe {
+            if self.archive.disk_blocked() {
+                // Critical or full: no new video, the gap says why (the alarm is the disk's).
+                self.quiet(DISK_FULL).await;
+                self.archive
+                    .interrupt(&self.name, wall_clock(&first), DISK_FULL);
+                return;
+            }
+            if let Some(reason) = self.open.as_ref().and_then(|o| rotation(o, &first, meta)) {
+                self.close(reason).await;
+            }
+            if self.open.is_none()
+                && let Err(cause) = self.open_file(&first, meta).await
+            {
+                self.archive
+                    .interrupt(&self.name, wall_clock(&first), &cause);
+                return;
+            }
+        } else if self
+            .open
+            .as_ref()
+            .is_none_or(|o| o.next_dts != first.dts || !same_decoder_config(&o.meta, meta))
         {
-            self.archive
-                .interrupt(&self.name, wall_clock(&first), &cause);
+            // The GOP's start went nowhere (disk full, an error): nothing to continue.
             return;
         }
         let Some(open) = self.open.as_mut() else {
             return;
         };
-        let segment = match open.window.push_gop(&Gop { units }) {
-            Ok(Some(seq)) => open.window.segment(seq).cloned(),
-            Ok(None) => None,
+        if let [.., before, last] = units.as_slice() {
+            open.frame_ticks = (last.dts - before.dts).max(1);
+        }
+        let end_dts = next_dts.unwrap_or_else(|| {
+            units
+                .last()
+                .map_or(first.dts, |u| u.dts.saturating_add(open.frame_ticks))
+        });
+        let base = u64::try_from(first.dts).unwrap_or(0);
+        let data = match fmp4::media_segment(open.sequence, &units, base, end_dts) {
+            Ok(data) => data,
             Err(e) => {
                 tracing::warn!(stream = %self.name, error = %e, "archive: GOP not recordable; starting a new file");
                 self.close("stream error").await;
                 return;
             }
         };
-        let Some(segment) = segment else { return };
-        let offset_ticks = i64::try_from(segment.base_decode_time).unwrap_or(0) - open.anchor_dts;
+        open.sequence = open.sequence.wrapping_add(1);
+        let duration = u64::try_from(end_dts - first.dts).unwrap_or(0);
         let fragment = Fragment {
-            start_unix_ms: open.anchor_unix_ms + offset_ticks / 90,
-            duration: segment.duration,
-            frames: segment.frames as u64,
-            data: segment.data,
+            start_unix_ms: open.anchor_unix_ms + (first.dts - open.anchor_dts) / 90,
+            duration,
+            frames: units.len() as u64,
+            sync: first.keyframe,
+            data,
         };
-        open.next_dts =
-            i64::try_from(segment.base_decode_time + segment.duration).unwrap_or(i64::MAX);
+        open.next_dts = end_dts;
         let Some(mut taken) = self.open.take() else {
             return;
         };

@@ -133,14 +133,11 @@ pub fn select(stream_dir: &Path, start: i64, end: i64) -> io::Result<Vec<Selecte
             break;
         }
         let index = Index::read(&layout::index_path(&media))?;
-        let Some(header) = index.header else {
+        let Some(header) = index.header.clone() else {
             continue;
         };
-        let fragments: Vec<_> = index
-            .fragments
-            .into_iter()
-            .filter(|f| f.end_unix_ms() > start && f.start_unix_ms < end)
-            .collect();
+        let range = index.overlapping(start, end);
+        let fragments = index.fragments[range].to_vec();
         if !fragments.is_empty() {
             out.push(Selected {
                 media,
@@ -199,12 +196,27 @@ pub fn playlist(selected: &[Selected], start: i64, uri: &str) -> String {
             "#EXT-X-MAP:URI=\"{uri}\",BYTERANGE=\"{}@{init_at}\"",
             file.header.init_len
         );
-        for (f, at) in file.fragments.iter().zip(fragment_offsets) {
-            target = target.max(f.duration.div_ceil(90_000));
-            let _ = writeln!(segments, "#EXTINF:{:.3},", f.duration as f64 / 90_000.0);
-            let _ = writeln!(segments, "#EXT-X-BYTERANGE:{}@{at}", f.len);
-            let _ = writeln!(segments, "{uri}");
+        // A segment is a fragment beginning with a keyframe and the
+        // fragments of the same GOP after it (contiguous in the file).
+        let mut segment: Option<(u64, u64, u64)> = None;
+        let mut flush = |segment: Option<(u64, u64, u64)>, segments: &mut String| {
+            if let Some((duration, len, at)) = segment {
+                target = target.max(duration.div_ceil(90_000));
+                let _ = writeln!(segments, "#EXTINF:{:.3},", duration as f64 / 90_000.0);
+                let _ = writeln!(segments, "#EXT-X-BYTERANGE:{len}@{at}");
+                let _ = writeln!(segments, "{uri}");
+            }
+        };
+        for (f, &at) in file.fragments.iter().zip(fragment_offsets) {
+            match &mut segment {
+                Some((duration, len, _)) if !f.sync => {
+                    *duration += f.duration;
+                    *len += f.len;
+                }
+                _ => flush(segment.replace((f.duration, f.len, at)), &mut segments),
+            }
         }
+        flush(segment, &mut segments);
     }
     let offset = selected
         .first()

@@ -1,5 +1,5 @@
 //! One recording file being written: the init segment, then fragments
-//! (`moof` + `mdat`, about one GOP each), each hashed (SHA-256). Every
+//! (`moof` + `mdat`, at most half a second each), each hashed (SHA-256). Every
 //! fragment is written in one `write` and made durable (`fdatasync`) before
 //! its index line is written and made durable: the index only ever names
 //! bytes that survive a crash. Blocking: callers run it off the async
@@ -16,9 +16,13 @@ use crate::layout;
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push_str(&format!("{b:02x}"));
     }
     out
@@ -35,6 +39,8 @@ pub struct Fragment {
     pub duration: u64,
     /// Access units.
     pub frames: u64,
+    /// Whether it begins with a keyframe.
+    pub sync: bool,
 }
 
 /// What a closed file holds: the manifest appended to the audit log.
@@ -138,6 +144,7 @@ impl RecordingFile {
             duration: fragment.duration,
             frames: fragment.frames,
             sha256: sha256_hex(&fragment.data),
+            sync: fragment.sync,
         };
         if let Err(e) = self
             .media

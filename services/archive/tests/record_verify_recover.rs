@@ -143,6 +143,7 @@ async fn records_verifies_detects_tampering_and_recovers_a_torn_file() -> anyhow
             start_unix_ms: end + 10 + i64::from(n) * 2000,
             duration: 180_000,
             frames: 50,
+            sync: true,
         })?;
     }
     let torn_path = torn.path().to_path_buf();

@@ -58,6 +58,7 @@ fn recording(root: &Path, device: &str, start: i64) -> PathBuf {
             start_unix_ms: start + i64::from(n) * 2000,
             duration: 180_000,
             frames: 50,
+            sync: true,
         })
         .unwrap();
     }
