@@ -19,6 +19,9 @@ pub enum RegistryError {
     /// No such device.
     #[error("device {0} not found")]
     NotFound(String),
+    /// No such removal or relocation request.
+    #[error("removal request {0} not found")]
+    NotFoundRequest(String),
     /// The device is registered already.
     #[error("device {0} is already registered; use update")]
     AlreadyExists(String),
@@ -79,7 +82,7 @@ impl From<RegistryError> for Status {
     fn from(err: RegistryError) -> Self {
         let code = match &err {
             RegistryError::Invalid { .. } => Code::InvalidArgument,
-            RegistryError::NotFound(_) => Code::NotFound,
+            RegistryError::NotFound(_) | RegistryError::NotFoundRequest(_) => Code::NotFound,
             RegistryError::AlreadyExists(_) => Code::AlreadyExists,
             RegistryError::Conflict { .. } => Code::Aborted,
             RegistryError::FailedPrecondition(_) => Code::FailedPrecondition,
