@@ -33,7 +33,7 @@ fn day(offset: i64) -> String {
 
 /// Registers the county's devices, each with one known fault (or none).
 async fn known_contents(node: &TestNode, pki: &TestPki) -> BTreeMap<&'static str, String> {
-    let mut registry = RegistryClient::new(node.channel(pki).unwrap());
+    let registry = RegistryClient::new(node.channel(pki).unwrap());
     let ids: BTreeMap<&str, String> = [
         ("clean", 1),
         ("no-sign", 2),
@@ -83,6 +83,7 @@ async fn known_contents(node: &TestNode, pki: &TestPki) -> BTreeMap<&'static str
     });
     register(spec).await.unwrap();
     registry
+        .clone()
         .keepalive(reg::KeepaliveRequest {
             device_ids: vec![ids["unaccepted"].clone()],
             ..Default::default()
@@ -114,7 +115,11 @@ async fn known_contents(node: &TestNode, pki: &TestPki) -> BTreeMap<&'static str
     ids
 }
 
-async fn list(client: &mut ViolationsClient<AuthedChannel>, unit: &str, all: bool) -> Vec<pb::Violation> {
+async fn list(
+    client: &mut ViolationsClient<AuthedChannel>,
+    unit: &str,
+    all: bool,
+) -> Vec<pb::Violation> {
     client
         .list_violations(pb::ListViolationsRequest {
             unit: unit.into(),
@@ -129,7 +134,12 @@ async fn list(client: &mut ViolationsClient<AuthedChannel>, unit: &str, all: boo
 fn by_id(violations: &[pb::Violation]) -> BTreeMap<String, (String, String, pb::ViolationState)> {
     violations
         .iter()
-        .map(|v| (v.id.clone(), (v.requirement.clone(), v.unit.clone(), v.state())))
+        .map(|v| {
+            (
+                v.id.clone(),
+                (v.requirement.clone(), v.unit.clone(), v.state()),
+            )
+        })
         .collect()
 }
 
@@ -140,8 +150,14 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
         .await
         .unwrap();
     let ids = known_contents(&node, &pki).await;
-    let officer = node.user_channel(&pki, "zhuoma", Role::Officer).await.unwrap();
-    let operator = node.user_channel(&pki, "dawa", Role::Operator).await.unwrap();
+    let officer = node
+        .user_channel(&pki, "zhuoma", Role::Officer)
+        .await
+        .unwrap();
+    let operator = node
+        .user_channel(&pki, "dawa", Role::Operator)
+        .await
+        .unwrap();
     // An access refused under R16/R17: an officer opens access to a request nobody co-signed.
     let mut retrieval = RetrievalClient::new(officer.clone());
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -151,10 +167,15 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
         .unwrap()
         .into_inner();
     let refused = retrieval
-        .open_access(vfed_proto::retrieval::v1::OpenAccessRequest { id: filed.id.clone() })
+        .open_access(vfed_proto::retrieval::v1::OpenAccessRequest {
+            id: filed.id.clone(),
+        })
         .await
         .unwrap_err();
-    assert!(refused.message().contains("R16") || refused.message().contains("R17"), "{refused:?}");
+    assert!(
+        refused.message().contains("R16") || refused.message().contains("R17"),
+        "{refused:?}"
+    );
 
     let mut police = ViolationsClient::new(officer.clone());
     let mut staff = ViolationsClient::new(operator);
@@ -177,17 +198,35 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
             .unwrap()
             .index
     };
-    let r7 = format!("prohibited-location-attempt:{}", index_of("device.register"));
+    let r7 = format!(
+        "prohibited-location-attempt:{}",
+        index_of("device.register")
+    );
     let r17 = format!("access-refused:{}", index_of("retrieval.open_access"));
     use pb::ViolationState::Open;
     let unit = "Test unit".to_owned();
     let expected: BTreeMap<String, (String, String, pb::ViolationState)> = [
         (r7.clone(), ("R7", unit.clone())),
-        (format!("missing-signage:{}", ids["no-sign"]), ("R8", TRAFFIC.into())),
-        (format!("no-responsible-unit:{}", ids["no-maintainer"]), ("R9", unit.clone())),
-        (format!("unaccepted-in-use:{}", ids["unaccepted"]), ("R11", unit.clone())),
-        (format!("overdue-filing:{}", ids["late-filing"]), ("R12", unit.clone())),
-        (format!("overdue-verification:{}", ids["unverified"]), ("R12", unit.clone())),
+        (
+            format!("missing-signage:{}", ids["no-sign"]),
+            ("R8", TRAFFIC.into()),
+        ),
+        (
+            format!("no-responsible-unit:{}", ids["no-maintainer"]),
+            ("R9", unit.clone()),
+        ),
+        (
+            format!("unaccepted-in-use:{}", ids["unaccepted"]),
+            ("R11", unit.clone()),
+        ),
+        (
+            format!("overdue-filing:{}", ids["late-filing"]),
+            ("R12", unit.clone()),
+        ),
+        (
+            format!("overdue-verification:{}", ids["unverified"]),
+            ("R12", unit.clone()),
+        ),
         // About a retrieval request, not a device: no unit of its own.
         (r17.clone(), ("R17", String::new())),
     ]
@@ -197,8 +236,18 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     assert_eq!(by_id(&found), expected);
     let no_sign = format!("missing-signage:{}", ids["no-sign"]);
     let traffic = list(&mut police, TRAFFIC, false).await;
-    assert_eq!(traffic.iter().map(|v| v.id.clone()).collect::<Vec<_>>(), [no_sign.clone()]);
-    assert!(found.iter().find(|v| v.id == r7).unwrap().description.contains("toilet"));
+    assert_eq!(
+        traffic.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
+        [no_sign.clone()]
+    );
+    assert!(
+        found
+            .iter()
+            .find(|v| v.id == r7)
+            .unwrap()
+            .description
+            .contains("toilet")
+    );
 
     // Refusals: the wrong role, a bad date, a bad ID, a violation not found; nothing changes.
     let deadline = |id: &str, date: String| pb::SetDeadlineRequest {
@@ -206,7 +255,9 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
         deadline: date,
         note: "notice ND-2026-31".into(),
     };
-    let refusal = |result: Result<tonic::Response<pb::Violation>, tonic::Status>, code: Code, fragments: &[&str]| {
+    let refusal = |result: Result<tonic::Response<pb::Violation>, tonic::Status>,
+                   code: Code,
+                   fragments: &[&str]| {
         let status = result.unwrap_err();
         assert_eq!(status.code(), code, "{status:?}");
         for f in fragments {
@@ -220,7 +271,10 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     );
     refusal(
         staff
-            .close_violation(pb::CloseViolationRequest { id: no_sign.clone(), note: "x".into() })
+            .close_violation(pb::CloseViolationRequest {
+                id: no_sign.clone(),
+                note: "x".into(),
+            })
             .await,
         Code::PermissionDenied,
         &["needs role officer", "[R24]"],
@@ -236,20 +290,28 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
         &["deadline", "[R24]"],
     );
     refusal(
-        police.set_deadline(deadline("missing-signage:12", day(1))).await,
+        police
+            .set_deadline(deadline("missing-signage:12", day(1)))
+            .await,
         Code::InvalidArgument,
         &["id: is not a violation ID", "[R24]"],
     );
     refusal(
         police
-            .set_deadline(deadline(&format!("missing-signage:{}", ids["clean"]), day(1)))
+            .set_deadline(deadline(
+                &format!("missing-signage:{}", ids["clean"]),
+                day(1),
+            ))
             .await,
         Code::NotFound,
         &["is not found now"],
     );
     refusal(
         police
-            .close_violation(pb::CloseViolationRequest { id: r7.clone(), note: " ".into() })
+            .close_violation(pb::CloseViolationRequest {
+                id: r7.clone(),
+                note: " ".into(),
+            })
             .await,
         Code::InvalidArgument,
         &["note: is required", "[R24]"],
@@ -257,7 +319,11 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     assert_eq!(by_id(&list(&mut police, "", true).await), expected);
 
     // The police set deadlines and close.
-    let set = police.set_deadline(deadline(&no_sign, day(10))).await.unwrap().into_inner();
+    let set = police
+        .set_deadline(deadline(&no_sign, day(10)))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(set.state(), pb::ViolationState::Rectifying);
     assert_eq!(set.deadline, day(10));
     assert_eq!(set.deadline_set_by, "user/zhuoma");
@@ -291,7 +357,10 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     let mut spec = device_spec(&ids["no-sign"], true);
     spec.unit = TRAFFIC.into();
     RegistryClient::new(node.channel(&pki).unwrap())
-        .update_device(reg::UpdateDeviceRequest { spec: Some(spec), expected_revision: 0 })
+        .update_device(reg::UpdateDeviceRequest {
+            spec: Some(spec),
+            expected_revision: 0,
+        })
         .await
         .unwrap();
     let now_listed = by_id(&list(&mut police, "", false).await);
@@ -338,19 +407,35 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     assert_eq!(refused[0], ("user/dawa", "R24"));
 
     // vfedctl: JSON and HTML reports; the tool (an admin) sets no deadline.
-    let report = vfedctl_json(&pki, &node, &["reports", "violations", "--unit", TRAFFIC, "--all"])
-        .await
-        .unwrap();
+    let report = vfedctl_json(
+        &pki,
+        &node,
+        &["reports", "violations", "--unit", TRAFFIC, "--all"],
+    )
+    .await
+    .unwrap();
     assert_eq!(report["violations"][0]["id"], no_sign.as_str());
     assert_eq!(report["violations"][0]["state"], "rectified");
     assert_eq!(report["violations"][0]["requirement"], "R8");
-    let html = vfedctl(&pki, &node, &["reports", "violations", "-o", "html"]).await.unwrap();
-    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
-    assert!(html.contains("<h2>Test unit</h2>") && html.contains(&late), "{html}");
-    assert!(html.contains("class=\"overdue\""), "{html}");
-    let err = vfedctl(&pki, &node, &["violations", "set-deadline", &late, "--deadline", &day(5)])
+    let html = vfedctl(&pki, &node, &["reports", "violations", "-o", "html"])
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("needs role officer") && err.contains("[R24]"), "{err}");
+        .unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("<h2>Test unit</h2>") && html.contains(&late),
+        "{html}"
+    );
+    assert!(html.contains("class=\"overdue\""), "{html}");
+    let err = vfedctl(
+        &pki,
+        &node,
+        &["violations", "set-deadline", &late, "--deadline", &day(5)],
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("needs role officer") && err.contains("[R24]"),
+        "{err}"
+    );
 }
