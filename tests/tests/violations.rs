@@ -237,8 +237,8 @@ async fn violations_per_unit_from_the_store_and_the_audit_log_with_police_deadli
     let no_sign = format!("missing-signage:{}", ids["no-sign"]);
     let traffic = list(&mut police, TRAFFIC, false).await;
     assert_eq!(
-        traffic.iter().map(|v| v.id.clone()).collect::<Vec<_>>(),
-        [no_sign.clone()]
+        traffic.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        [no_sign.as_str()]
     );
     assert!(
         found

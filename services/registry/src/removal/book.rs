@@ -164,7 +164,7 @@ impl Book {
             .map(|kv| decode::<RemovalRecord>(&kv.key, &kv.value))
             .collect::<Result<Vec<_>, _>>()?;
         records.retain(|r| !open_only || r.completed.is_none());
-        records.sort_by(|a, b| b.requested.at_ms.cmp(&a.requested.at_ms));
+        records.sort_by_key(|r| std::cmp::Reverse(r.requested.at_ms));
         records.truncate(MAX_LISTED);
         Ok(records)
     }
