@@ -18,7 +18,9 @@ use vfed_proto::auth::v1::Role;
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::registry_client::RegistryClient;
 use vfed_proto::registry::v1::removals_client::RemovalsClient;
-use vfed_tests::{AuthedChannel, NodeOptions, TestNode, TestPki, eventually, register_request};
+use vfed_tests::{
+    AuthedChannel, Backend, NodeOptions, TestNode, TestPki, eventually, register_request,
+};
 
 type Client = RemovalsClient<AuthedChannel>;
 
@@ -37,13 +39,20 @@ struct Cast {
 }
 
 async fn cast() -> Cast {
+    cast_on(Backend::Embedded).await
+}
+
+/// The cast with the county's store on `backend`.
+async fn cast_on(backend: Backend) -> Cast {
     let pki = TestPki::new().unwrap();
     let city = TestNode::start(&pki, NodeOptions::new(CITY, "city").children(&[NAIDONG]))
         .await
         .unwrap();
     let county = TestNode::start(
         &pki,
-        NodeOptions::new(NAIDONG, "county").parent(CITY, city.grpc_addr),
+        NodeOptions::new(NAIDONG, "county")
+            .parent(CITY, city.grpc_addr)
+            .backend(backend),
     )
     .await
     .unwrap();
@@ -130,7 +139,17 @@ fn allowed(records: &[AuditRecord], action: &str, target: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_leaves_the_catalog_only_after_request_approval_and_report() {
-    let mut cast = cast().await;
+    removal_workflow(cast().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflow_is_the_same_on_etcd() {
+    let etcd = vfed_store::testing::EtcdServer::start().await.unwrap();
+    removal_workflow(cast_on(Backend::Etcd(etcd.client_url().to_owned())).await).await;
+}
+
+/// Every step and refusal of a removal at `cast`'s county.
+async fn removal_workflow(mut cast: Cast) {
     let device = naidong_camera(1);
     eventually(
         "the camera at the city",

@@ -22,6 +22,8 @@ use crate::sources::{DeviceRecords, Refusals};
 
 /// Audit log entries scanned for refusals (the newest).
 pub const AUDIT_WINDOW: u64 = 100_000;
+/// Most violations in one answer (a page stays far below the 4 MiB message limit).
+pub const MAX_LISTED: usize = 2000;
 /// Longest note.
 const NOTE_CHARS: usize = 256;
 /// Furthest deadline, in days from today.
@@ -243,9 +245,12 @@ impl Violations for ViolationsService {
                     ))
         });
         violations.sort_by(|a, b| (&a.unit, a.kind, &a.id).cmp(&(&b.unit, b.kind, &b.id)));
+        let truncated = violations.len() > MAX_LISTED;
+        violations.truncate(MAX_LISTED);
         Ok(Response::new(pb::ListViolationsResponse {
             violations,
             audit_entries_scanned: scanned,
+            truncated,
         }))
     }
 

@@ -102,6 +102,7 @@ pub struct ReportView {
     pub unit: String,
     pub violations: Vec<ViolationView>,
     pub audit_entries_scanned: u64,
+    pub truncated: bool,
 }
 
 fn name(text: &str, prefix: &str) -> String {
@@ -135,6 +136,11 @@ impl ReportView {
         if self.violations.is_empty() {
             return "no violations\n".to_owned();
         }
+        let more = if self.truncated {
+            "(more violations than shown: narrow with --unit)\n"
+        } else {
+            ""
+        };
         let mut t = Table::new(&[
             "UNIT",
             "REQ",
@@ -155,7 +161,7 @@ impl ReportView {
                 v.description.clone(),
             ]);
         }
-        t.render()
+        format!("{}{more}", t.render())
     }
 }
 
@@ -195,6 +201,7 @@ pub async fn reports(command: ReportsCommand, session: &Session) -> anyhow::Resu
             .map(ViolationView::from)
             .collect(),
         audit_entries_scanned: response.audit_entries_scanned,
+        truncated: response.truncated,
     };
     if html {
         return output::write(&super::violations_html::page(&view));

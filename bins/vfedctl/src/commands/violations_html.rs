@@ -34,6 +34,11 @@ td,th{{border:1px solid #999;padding:3px 6px;text-align:left}}.overdue{{color:#b
         n = view.violations.len(),
         s = view.audit_entries_scanned
     );
+    if view.truncated {
+        html.push_str(
+            "<p><strong>More violations than shown: narrow the report to one unit.</strong></p>\n",
+        );
+    }
     let mut units: Vec<&str> = view.violations.iter().map(|v| v.unit.as_str()).collect();
     units.dedup();
     for unit in units {
