@@ -114,8 +114,27 @@ async fn at_county(cast: &Cast, id: &str) -> Option<pb::Device> {
         .unwrap()
 }
 
-async fn audit(node: &TestNode) -> Vec<AuditRecord> {
-    node.audit_records().await.unwrap()
+/// The county's audit log once the completion of request `id` is in it.
+async fn audited_through_completion(node: &TestNode, id: &str) -> Vec<AuditRecord> {
+    eventually("the steps audited", Duration::from_secs(10), || async {
+        let records = node.audit_records().await?;
+        Ok((!allowed(&records, "device.removal.complete", id).is_empty()).then_some(records))
+    })
+    .await
+    .unwrap()
+}
+
+/// `DecommissionDevice` of `device` as the harness's tool admin.
+async fn decommission(
+    cast: &Cast,
+    device: &str,
+) -> Result<tonic::Response<pb::DecommissionDeviceResponse>, tonic::Status> {
+    RegistryClient::new(cast.county.channel(&cast.pki).unwrap())
+        .decommission_device(pb::DecommissionDeviceRequest {
+            id: device.to_owned(),
+            reason: String::new(),
+        })
+        .await
 }
 
 fn refusals<'a>(records: &'a [AuditRecord], action: &str) -> Vec<(&'a str, &'a str)> {
@@ -266,12 +285,7 @@ async fn removal_workflow(mut cast: Cast) {
         ],
     );
     refused(
-        RegistryClient::new(cast.county.channel(&cast.pki).unwrap())
-            .decommission_device(pb::DecommissionDeviceRequest {
-                id: device.clone(),
-                reason: String::new(),
-            })
-            .await,
+        decommission(&cast, &device).await,
         Code::FailedPrecondition,
         &["only after the report", "[R18.11]"],
     );
@@ -355,12 +369,7 @@ async fn removal_workflow(mut cast: Cast) {
     assert!(at_county(&cast, &naidong_camera(2)).await.is_some());
 
     // Each step is in the audit log once, by who took it; each refusal too.
-    let records = eventually("the steps audited", Duration::from_secs(10), || async {
-        let records = audit(&cast.county).await;
-        Ok((!allowed(&records, "device.removal.complete", &id).is_empty()).then_some(records))
-    })
-    .await
-    .unwrap();
+    let records = audited_through_completion(&cast.county, &id).await;
     assert_eq!(
         allowed(&records, "device.removal.request", &device),
         ["user/dawa"]
@@ -457,12 +466,7 @@ async fn a_relocation_checks_r7_at_the_new_place_and_the_move_travels_up() {
     assert_eq!(requests(&mut cast.ada, &device).await, vec![filed.clone()]);
     // The old verb does not complete a relocation.
     refused(
-        RegistryClient::new(cast.county.channel(&cast.pki).unwrap())
-            .decommission_device(pb::DecommissionDeviceRequest {
-                id: device.clone(),
-                reason: String::new(),
-            })
-            .await,
+        decommission(&cast, &device).await,
         Code::FailedPrecondition,
         &["is a relocation", "[R18.11]"],
     );
@@ -508,12 +512,7 @@ async fn a_relocation_checks_r7_at_the_new_place_and_the_move_travels_up() {
     .await
     .unwrap();
 
-    let records = eventually("the steps audited", Duration::from_secs(10), || async {
-        let records = audit(&cast.county).await;
-        Ok((!allowed(&records, "device.removal.complete", &id).is_empty()).then_some(records))
-    })
-    .await
-    .unwrap();
+    let records = audited_through_completion(&cast.county, &id).await;
     assert_eq!(
         refusals(&records, "device.relocation.request"),
         [

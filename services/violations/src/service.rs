@@ -195,6 +195,23 @@ impl ViolationsService {
         }
         Ok((finding, decision, revision))
     }
+
+    /// Applies the police's `change` to the violation `id` in one
+    /// compare-and-swap; the violation as it now stands.
+    async fn decide(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Decision),
+    ) -> Result<pb::Violation, Status> {
+        let (finding, mut decision, revision) = self.decided(id).await?;
+        remember(&mut decision, finding.as_ref());
+        change(&mut decision);
+        self.deadlines
+            .put(id, &decision, revision)
+            .await
+            .map_err(store_error)?;
+        Ok(to_wire(id, finding.as_ref(), &decision, today()))
+    }
 }
 
 fn remember(decision: &mut Decision, finding: Option<&Finding>) {
@@ -276,24 +293,15 @@ impl Violations for ViolationsService {
             ));
         }
         let note = note(&request.note, false)?;
-        let (finding, mut decision, revision) = self.decided(&request.id).await?;
-        remember(&mut decision, finding.as_ref());
-        decision.deadline = Some(deadline.to_string());
-        decision.deadline_set = Some(Signed {
-            by: actor,
-            at_ms: now_ms(),
-            note,
-        });
-        self.deadlines
-            .put(&request.id, &decision, revision)
-            .await
-            .map_err(store_error)?;
-        Ok(Response::new(to_wire(
-            &request.id,
-            finding.as_ref(),
-            &decision,
-            today,
-        )))
+        let decision = |d: &mut Decision| {
+            d.deadline = Some(deadline.to_string());
+            d.deadline_set = Some(Signed {
+                by: actor,
+                at_ms: now_ms(),
+                note,
+            });
+        };
+        Ok(Response::new(self.decide(&request.id, decision).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -304,22 +312,13 @@ impl Violations for ViolationsService {
         let actor = officer(&request, "closing a violation")?;
         let request = request.into_inner();
         let note = note(&request.note, true)?;
-        let (finding, mut decision, revision) = self.decided(&request.id).await?;
-        remember(&mut decision, finding.as_ref());
-        decision.closed = Some(Signed {
-            by: actor,
-            at_ms: now_ms(),
-            note,
-        });
-        self.deadlines
-            .put(&request.id, &decision, revision)
-            .await
-            .map_err(store_error)?;
-        Ok(Response::new(to_wire(
-            &request.id,
-            finding.as_ref(),
-            &decision,
-            today(),
-        )))
+        let decision = |d: &mut Decision| {
+            d.closed = Some(Signed {
+                by: actor,
+                at_ms: now_ms(),
+                note,
+            });
+        };
+        Ok(Response::new(self.decide(&request.id, decision).await?))
     }
 }
