@@ -24,6 +24,9 @@ use vfed_tests::{
 
 type Client = RemovalsClient<AuthedChannel>;
 
+/// The county's keepalive period: a camera silent for a few of them has an outage.
+const KEEPALIVE: Duration = Duration::from_millis(300);
+
 /// A city, its county, and the people at the county.
 struct Cast {
     city: TestNode,
@@ -52,6 +55,7 @@ async fn cast_on(backend: Backend) -> Cast {
         &pki,
         NodeOptions::new(NAIDONG, "county")
             .parent(CITY, city.grpc_addr)
+            .keepalive(KEEPALIVE)
             .backend(backend),
     )
     .await
@@ -177,6 +181,38 @@ async fn removal_workflow(mut cast: Cast) {
     )
     .await
     .unwrap();
+    // The camera was heard once and then fell silent: it has an outage on record.
+    let registry = RegistryClient::new(cast.county.channel(&cast.pki).unwrap());
+    registry
+        .clone()
+        .keepalive(pb::KeepaliveRequest {
+            device_ids: vec![device.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let outages = || {
+        let (mut registry, device) = (registry.clone(), device.clone());
+        async move {
+            let listed = registry
+                .list_outages(pb::ListOutagesRequest {
+                    device_id: device,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .outages;
+            // An open outage's duration grows: compare what it is, not how long.
+            let listed: Vec<(String, i64, String)> = listed
+                .into_iter()
+                .map(|o| (o.device_id, o.start_unix_ms, o.cause))
+                .collect();
+            anyhow::Ok((!listed.is_empty()).then_some(listed))
+        }
+    };
+    let outages_before = eventually("an outage", Duration::from_secs(10), outages)
+        .await
+        .unwrap();
 
     // Wrong role: an officer holds no devices.write.
     refused(
@@ -353,7 +389,8 @@ async fn removal_workflow(mut cast: Cast) {
         Code::FailedPrecondition,
         &["is completed", "took effect already", "[R18.11]"],
     );
-    // Its history stays: the request, and the record of the device as it was.
+    // Its history stays: its outages, the request, and the record of the device as it was.
+    assert_eq!(outages().await.unwrap(), Some(outages_before));
     assert_eq!(requests(&mut cast.dawa, &device).await, vec![done.clone()]);
     let store = cast.county.store().unwrap();
     let kept = store

@@ -35,6 +35,9 @@ pub enum RegistryError {
         /// The current revision.
         actual: i64,
     },
+    /// A compare-and-swap lost to a concurrent change every time it was retried.
+    #[error("{0}")]
+    Raced(String),
     /// The call is valid but not in this state.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -84,7 +87,7 @@ impl From<RegistryError> for Status {
             RegistryError::Invalid { .. } => Code::InvalidArgument,
             RegistryError::NotFound(_) | RegistryError::NotFoundRequest(_) => Code::NotFound,
             RegistryError::AlreadyExists(_) => Code::AlreadyExists,
-            RegistryError::Conflict { .. } => Code::Aborted,
+            RegistryError::Conflict { .. } | RegistryError::Raced(_) => Code::Aborted,
             RegistryError::FailedPrecondition(_) => Code::FailedPrecondition,
             RegistryError::PermissionDenied(_) => Code::PermissionDenied,
             RegistryError::Store(e) if e.is_transient() => Code::Unavailable,

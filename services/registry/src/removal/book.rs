@@ -79,15 +79,7 @@ impl Book {
                 "device_id: device {} has an open request {id}; it must take effect first [R18.11]; nothing was changed",
                 record.device_id
             ))),
-            None => Err(RegistryError::Conflict {
-                id: record.device_id.clone(),
-                expected: device.revision,
-                actual: self
-                    .catalog
-                    .get_local(&record.device_id)
-                    .await?
-                    .map_or(0, |v| v.revision),
-            }),
+            None => Err(changed(record)),
         }
     }
 
@@ -170,8 +162,10 @@ impl Book {
     }
 }
 
+/// The request or its device changed between the read and the write (a
+/// keepalive's status change, a concurrent step): the caller re-reads and retries.
 fn changed(record: &RemovalRecord) -> RegistryError {
-    RegistryError::FailedPrecondition(format!(
+    RegistryError::Raced(format!(
         "id: request {} or its device changed while this step ran; re-read and retry; nothing was changed",
         record.id()
     ))

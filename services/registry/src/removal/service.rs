@@ -143,6 +143,8 @@ impl RemovalService {
         }
     }
 
+    /// Step 1, re-read and retried while the device changes under it
+    /// (its liveness status, for one).
     async fn file(
         &self,
         caller: Caller,
@@ -150,8 +152,18 @@ impl RemovalService {
         reason: String,
         new_place: Option<Place>,
     ) -> Result<pb::RemovalRequest, RegistryError> {
+        retried(|| self.try_file(&caller, device_id, &reason, new_place.as_ref())).await
+    }
+
+    async fn try_file(
+        &self,
+        caller: &Caller,
+        device_id: &str,
+        reason: &str,
+        new_place: Option<&Place>,
+    ) -> Result<pb::RemovalRequest, RegistryError> {
         let device = self.local_device(device_id).await?;
-        if let Some(place) = &new_place {
+        if let Some(place) = new_place {
             self.check_new_place(&device.entry.spec, place)?;
         }
         let record = RemovalRecord {
@@ -162,11 +174,11 @@ impl RemovalService {
             } else {
                 RemovalKind::Remove
             },
-            reason,
+            reason: reason.to_owned(),
             old_place: place_of(&device.entry.spec),
-            new_place,
+            new_place: new_place.cloned(),
             requested: Step {
-                by: caller.actor,
+                by: caller.actor.clone(),
                 at_ms: now_ms(),
             },
             approved: None,
@@ -186,8 +198,17 @@ impl RemovalService {
             .ok_or_else(|| RegistryError::NotFoundRequest(id.to_owned()))
     }
 
-    /// Step 4 for the request `id`: the removal or move takes effect.
+    /// Step 4 for the request `id`: the removal or move takes effect
+    /// (re-read and retried while the device changes under it).
     pub(crate) async fn complete(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<RemovalRecord, RegistryError> {
+        retried(|| self.try_complete(caller, id)).await
+    }
+
+    async fn try_complete(
         &self,
         caller: &Caller,
         id: &str,
@@ -234,6 +255,25 @@ impl RemovalService {
         }
         self.complete(caller, &id).await
     }
+}
+
+/// How often a step is re-read and retried after losing a compare-and-swap.
+const ATTEMPTS: usize = 16;
+
+/// `attempt` until it does not lose a compare-and-swap, at most [`ATTEMPTS`] times.
+async fn retried<T, F, Fut>(mut attempt: F) -> Result<T, RegistryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RegistryError>>,
+{
+    let mut last = String::new();
+    for _ in 0..ATTEMPTS {
+        match attempt().await {
+            Err(RegistryError::Raced(message)) => last = message,
+            other => return other,
+        }
+    }
+    Err(RegistryError::Raced(last))
 }
 
 /// The caller of a request, for `DecommissionDevice`.
