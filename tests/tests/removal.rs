@@ -391,6 +391,21 @@ async fn removal_workflow(mut cast: Cast) {
     );
     // Its history stays: its outages, the request, and the record of the device as it was.
     assert_eq!(outages().await.unwrap(), Some(outages_before));
+    let ended = registry
+        .clone()
+        .list_outages(pb::ListOutagesRequest {
+            device_id: device.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .outages;
+    assert_eq!(
+        ended[0].end_unix_ms,
+        done.completed.as_ref().unwrap().at_unix_ms,
+        "the open outage ends with the removal"
+    );
     assert_eq!(requests(&mut cast.dawa, &device).await, vec![done.clone()]);
     let store = cast.county.store().unwrap();
     let kept = store

@@ -2,14 +2,14 @@
 //! transaction per step. Filing a request also writes the device's open
 //! marker (at most one open request per device); completing it deletes the
 //! marker and, in the same transaction, removes the device from the live
-//! catalog (keeping a decommission record) or moves it. Outage records and
-//! recordings are never touched.
+//! catalog (keeping a decommission record, and ending an open outage at the
+//! removal) or moves it. Outage records stay; recordings are never touched.
 
 use vfed_store::{Compare, Op, Revision, Txn};
 
 use crate::catalog::{Catalog, Versioned};
 use crate::codec::{decode, encode};
-use crate::domain::{CatalogEntry, DecommissionRecord};
+use crate::domain::{CatalogEntry, DecommissionRecord, OutageRecord};
 use crate::{RegistryError, keys};
 
 use super::record::{RemovalKind, RemovalRecord, parse_id};
@@ -128,8 +128,22 @@ impl Book {
                     decommissioned_ms: at_ms,
                     removal_request: Some(record.id()),
                 };
-                txn.then(Op::delete(keys::local(id)))
-                    .then(Op::put(keys::decommissioned(id, at_ms), encode(&kept)))
+                let txn = txn
+                    .then(Op::delete(keys::local(id)))
+                    .then(Op::put(keys::decommissioned(id, at_ms), encode(&kept)));
+                // A device removed while offline: its open outage ends with it (R14.3).
+                match device.entry.open_outage_start_ms {
+                    Some(start_ms) => txn.then(Op::put(
+                        keys::outage(id, start_ms),
+                        encode(&OutageRecord {
+                            device_id: id.clone(),
+                            start_ms,
+                            end_ms: Some(at_ms),
+                            cause: device.entry.open_outage_cause.clone(),
+                        }),
+                    )),
+                    None => txn,
+                }
             }
         };
         if self.catalog.store().txn(txn).await?.succeeded {
