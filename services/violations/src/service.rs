@@ -322,3 +322,34 @@ impl Violations for ViolationsService {
         Ok(Response::new(self.decide(&request.id, decision).await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_follow_the_deadline_the_finding_and_the_closing() {
+        let today = time::macros::date!(2026 - 12 - 07);
+        let signed = Signed {
+            by: "user/zhuoma".into(),
+            at_ms: 1,
+            note: String::new(),
+        };
+        let mut decision = Decision::default();
+        assert_eq!(state(&decision, true, today), pb::ViolationState::Open);
+        decision.deadline = Some("2026-12-07".into());
+        assert_eq!(
+            state(&decision, true, today),
+            pb::ViolationState::Rectifying
+        );
+        decision.deadline = Some("2026-12-06".into());
+        assert_eq!(state(&decision, true, today), pb::ViolationState::Overdue);
+        assert_eq!(
+            state(&decision, false, today),
+            pb::ViolationState::Rectified
+        );
+        decision.closed = Some(signed);
+        assert_eq!(state(&decision, true, today), pb::ViolationState::Closed);
+        assert_eq!(state(&decision, false, today), pb::ViolationState::Closed);
+    }
+}

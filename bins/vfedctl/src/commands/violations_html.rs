@@ -67,3 +67,45 @@ td,th{{border:1px solid #999;padding:3px 6px;text-align:left}}.overdue{{color:#b
     html.push_str("</body></html>\n");
     html
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::violations::ViolationView;
+
+    #[test]
+    fn text_from_the_node_is_escaped() {
+        let view = ReportView {
+            unit: String::new(),
+            violations: vec![ViolationView {
+                id: "missing-signage:54050200001320000001".into(),
+                kind: "missing-signage".into(),
+                requirement: "R8".into(),
+                unit: "<script>alert(1)</script>".into(),
+                device_id: "54050200001320000001".into(),
+                description: "a \"sign\" & 'more'".into(),
+                observed: None,
+                state: "overdue".into(),
+                deadline: "2027-01-15".into(),
+                deadline_set_by: String::new(),
+                note: String::new(),
+                closed_by: String::new(),
+                closed: None,
+            }],
+            audit_entries_scanned: 3,
+            truncated: true,
+        };
+        let html = page(&view);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("<h2>&lt;script&gt;alert(1)&lt;/script&gt;</h2>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("a &quot;sign&quot; &amp; &#39;more&#39;"),
+            "{html}"
+        );
+        assert!(html.contains("class=\"overdue\""), "{html}");
+        assert!(html.contains("More violations than shown"), "{html}");
+    }
+}
