@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let protos = [
         "vfed/registry/v1/registry.proto",
+        "vfed/registry/v1/removal.proto",
         "vfed/federation/v1/federation.proto",
         "vfed/relay/v1/relay.proto",
         "vfed/auth/v1/auth.proto",
@@ -13,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "vfed/retrieval/v1/retrieval.proto",
         "vfed/archive/v1/archive.proto",
         "vfed/archive/v1/evidence.proto",
+        "vfed/violations/v1/violations.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

@@ -73,3 +73,11 @@ pub mod archive {
 
 /// The encoded file descriptor set of every vfed proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");
+
+/// Violations per unit for the police (R24).
+pub mod violations {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.violations.v1");
+    }
+}

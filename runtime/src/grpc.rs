@@ -11,9 +11,11 @@ use vfed_proto::auth::v1::accounts_server::AccountsServer;
 use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
+use vfed_proto::registry::v1::removals_server::RemovalsServer;
 use vfed_proto::relay::v1::streams_server::StreamsServer;
 use vfed_proto::retrieval::v1::retrieval_server::RetrievalServer;
 use vfed_proto::sharing::v1::sharing_server::SharingServer;
+use vfed_proto::violations::v1::violations_server::ViolationsServer;
 use vfed_registry::federation::FederationService;
 use vfed_registry::{NodeService, RegistryService};
 
@@ -27,6 +29,8 @@ pub struct Services {
     pub evidence: Option<vfed_archive::EvidenceService>,
     pub audit: vfed_auditing::AuditService,
     pub registry: RegistryService,
+    pub removals: vfed_registry::RemovalService,
+    pub violations: vfed_violations::ViolationsService,
     pub node: NodeService,
     pub federation: FederationService,
 }
@@ -94,6 +98,8 @@ pub async fn serve(
         .add_service(RetrievalServer::new(services.retrieval))
         .add_service(SharingServer::new(services.sharing))
         .add_service(RegistryServer::new(services.registry))
+        .add_service(RemovalsServer::new(services.removals))
+        .add_service(ViolationsServer::new(services.violations))
         .add_service(NodeServer::new(services.node))
         .add_service(FederationServer::new(services.federation))
         .add_service(StreamsServer::new(services.streams))

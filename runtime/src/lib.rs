@@ -29,6 +29,7 @@ mod retrieval_holds;
 mod routing;
 mod subscribers;
 mod tls;
+mod violation_sources;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -334,7 +335,13 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
     let http_addr = listeners.http.local_addr().map_err(NodeError::Io)?;
     let server_config =
         vfed_pki::server_config(&material, vfed_pki::GRPC_ALPN).map_err(NodeError::Tls)?;
+    let violations = vfed_violations::run(
+        violation_sources::RegistryRecords(registry.registry.clone()),
+        violation_sources::AuditRefusals(audit.clone()),
+        store.clone(),
+    );
     let services = grpc::Services {
+        violations,
         streams: relay.streams,
         archive: archive
             .as_ref()
@@ -348,6 +355,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         sharing: sharing.service,
         retrieval,
         registry: registry.registry,
+        removals: registry.removals,
         node: registry.node,
         federation: registry.federation,
     };

@@ -184,6 +184,15 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("/vfed.registry.v1.Registry/ListMissingSignage", "Y Y Y Y Y .", "R15.1", "R8: as above"),
     ("/vfed.registry.v1.Registry/ListOutages",        "Y Y Y Y Y .", "R15.1", "R14.3: as above"),
     ("/vfed.registry.v1.Registry/Keepalive",          "Y Y . . . .", "R14.3", "R14.3: device health is reported by the platform's gateways (operators)"),
+    // Removal and relocation (R18.11): operators request, report and complete; the approval
+    // passes the layer with devices.write and the handler refuses anyone but an admin other
+    // than the requester, naming R18.11 (tests/tests/removal.rs).
+    ("/vfed.registry.v1.Removals/RequestRemoval",    "Y Y . . . .", "R15.1", "R18.11: a unit's operator requests; auditors and officers change nothing"),
+    ("/vfed.registry.v1.Removals/RequestRelocation", "Y Y . . . .", "R15.1", "R18.11: as above"),
+    ("/vfed.registry.v1.Removals/ApproveRemoval",    "Y Y . . . .", "R15.1", "R18.11: admins approve (operators are refused by the handler, R18.11)"),
+    ("/vfed.registry.v1.Removals/ReportRemoval",     "Y Y . . . .", "R15.1", "R18.11: the report to the filing police office is recorded by platform staff"),
+    ("/vfed.registry.v1.Removals/CompleteRemoval",   "Y Y . . . .", "R15.1", "R18.11: as above"),
+    ("/vfed.registry.v1.Removals/ListRemovals",      "Y Y Y Y Y .", "R15.1", "R18.11/R24: staff, police and auditors read the requests"),
     // Federation (R6.1, R18.4): nodes only.
     ("/vfed.federation.v1.Federation/Link",   ". . . . . .", "R18.4", "R6.1/R18.4: only a configured child node links"),
     ("/vfed.federation.v1.Node/GetNodeInfo",  "Y Y Y . Y .", "R15.1", "R6.1: staff who run or watch the platform, and auditors"),
@@ -213,6 +222,11 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("/vfed.retrieval.v1.Retrieval/GetRequest",   "Y . . Y Y .", "R16", "R16/R14.5: the parties and auditors read requests"),
     ("/vfed.retrieval.v1.Retrieval/ListRequests", "Y . . Y Y .", "R16", "R16/R14.5: as above"),
     ("/vfed.retrieval.v1.Retrieval/OpenAccess",   ". . . Y . .", "R16", "R16/R17: only the officers who signed an approved request"),
+    // Violations (R24): the police act on them; the handler refuses deadlines and closing by
+    // anyone but an officer, naming R24 (tests/tests/violations.rs).
+    ("/vfed.violations.v1.Violations/ListViolations", "Y Y Y Y Y .", "R15.1", "R24: the police and the platform's staff see what must be put right; auditors check it"),
+    ("/vfed.violations.v1.Violations/SetDeadline",    "Y Y Y Y Y .", "R15.1", "R24: officers set deadlines (other roles are refused by the handler, R24)"),
+    ("/vfed.violations.v1.Violations/CloseViolation", "Y Y Y Y Y .", "R15.1", "R24: as above"),
     // Archive (R14.6, R18.7): what is recorded and the gaps, never the video itself.
     ("/vfed.archive.v1.Archive/ListSpans", "Y Y Y . Y .", "R14.6", "R14.6/R14.3: staff who run or watch the platform see recording gaps; auditors check 30-day continuity; officers get recorded video only under R16, departments only granted feeds (R13)"),
     ("/vfed.archive.v1.Archive/Status",    "Y Y Y . Y .", "R14.6", "R14.6: as above"),
@@ -239,6 +253,13 @@ const HANDLER_ANSWERS: &[(&str, Code, &str)] = &[
     ("/vfed.registry.v1.Registry/DecommissionDevice", Code::InvalidArgument, "id: is required"),
     ("/vfed.registry.v1.Registry/GetDevice", Code::InvalidArgument, "id: is required"),
     ("/vfed.registry.v1.Registry/Keepalive", Code::InvalidArgument, "device_ids"),
+    ("/vfed.registry.v1.Removals/RequestRemoval", Code::InvalidArgument, "device_id: is required"),
+    ("/vfed.registry.v1.Removals/RequestRelocation", Code::InvalidArgument, "device_id: is required"),
+    ("/vfed.registry.v1.Removals/ApproveRemoval", Code::InvalidArgument, "is not a removal request ID"),
+    ("/vfed.registry.v1.Removals/ReportRemoval", Code::InvalidArgument, "is not a removal request ID"),
+    ("/vfed.registry.v1.Removals/CompleteRemoval", Code::InvalidArgument, "is not a removal request ID"),
+    ("/vfed.registry.v1.Removals/ListRemovals", Code::Ok, ""),
+    ("/vfed.violations.v1.Violations/ListViolations", Code::Ok, ""),
     ("/vfed.relay.v1.Streams/GetStream", Code::InvalidArgument, "stream key"),
     ("/vfed.sharing.v1.Sharing/CreateDepartment", Code::InvalidArgument, "department: is required"),
     ("/vfed.sharing.v1.Sharing/CreateGrant", Code::InvalidArgument, "grant: is required"),

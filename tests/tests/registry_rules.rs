@@ -176,7 +176,7 @@ async fn every_refusal_names_field_rule_and_requirement_and_stores_nothing() -> 
 }
 
 #[tokio::test]
-async fn duplicates_updates_and_decommissioning() -> anyhow::Result<()> {
+async fn duplicates_updates_and_premature_decommissioning() -> anyhow::Result<()> {
     let pki = TestPki::new()?;
     let county = TestNode::start(&pki, NodeOptions::new(NAIDONG, "county")).await?;
     let mut registry = RegistryClient::new(county.channel(&pki)?);
@@ -215,29 +215,28 @@ async fn duplicates_updates_and_decommissioning() -> anyhow::Result<()> {
         .into_inner();
     assert_eq!(updated.spec.unwrap().name, "Renamed");
 
-    let empty_reason = registry
-        .decommission_device(pb::DecommissionDeviceRequest {
-            id: id.clone(),
-            reason: " ".into(),
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        empty_reason.message().starts_with("reason"),
-        "{}",
-        empty_reason.message()
-    );
-    registry
+    // Decommissioning is the last step of the removal workflow (R18.11,
+    // tests/tests/removal.rs): without an approved, reported request it is
+    // refused and the device stays.
+    let premature = registry
         .decommission_device(pb::DecommissionDeviceRequest {
             id: id.clone(),
             reason: "relocated".into(),
         })
-        .await?;
-    assert!(get_device(&county.channel(&pki)?, &id).await?.is_none());
+        .await
+        .unwrap_err();
+    assert_eq!(premature.code(), Code::FailedPrecondition);
+    assert!(
+        premature.message().contains("no removal request")
+            && premature.message().contains("[R18.11]"),
+        "{}",
+        premature.message()
+    );
+    assert!(get_device(&county.channel(&pki)?, &id).await?.is_some());
     let missing = registry
         .decommission_device(pb::DecommissionDeviceRequest {
-            id: id.clone(),
-            reason: "again".into(),
+            id: naidong_camera(9),
+            reason: String::new(),
         })
         .await
         .unwrap_err();

@@ -193,6 +193,12 @@ pub enum Command {
     /// Recordings at the node (R14.6): spans and gaps of a device, archive status.
     #[command(subcommand)]
     Recordings(crate::commands::recordings::RecordingsCommand),
+    /// Reports for the police: violations per unit (R24), as a table, JSON or HTML.
+    #[command(subcommand)]
+    Reports(crate::commands::violations::ReportsCommand),
+    /// The police's decisions on violations (officers, R24): set-deadline, close.
+    #[command(subcommand)]
+    Violations(crate::commands::violations::ViolationsCommand),
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use vfed_proto::federation::v1::LinkState;
 use vfed_proto::registry::v1::{
-    AcceptanceState, DeviceStatus, LocationType, ProtectedCategory, Scope,
+    AcceptanceState, DeviceStatus, LocationType, ProtectedCategory, RemovalKind, RemovalStage,
+    Scope,
 };
 
 /// A prost enum with a common name prefix.
@@ -49,6 +50,8 @@ proto_enum!(AcceptanceState, "ACCEPTANCE_STATE_", "acceptance state");
 proto_enum!(DeviceStatus, "DEVICE_STATUS_", "device status");
 proto_enum!(Scope, "SCOPE_", "scope");
 proto_enum!(LinkState, "LINK_STATE_", "link state");
+proto_enum!(RemovalKind, "REMOVAL_KIND_", "removal kind");
+proto_enum!(RemovalStage, "REMOVAL_STAGE_", "removal stage");
 
 /// Enum numbers scanned to enumerate values (new proto values are picked up
 /// without changes here).

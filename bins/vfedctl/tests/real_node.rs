@@ -223,7 +223,8 @@ async fn an_expired_login_is_refused_not_replaced_by_the_certificate() {
     let o = f
         .run(&[
             "devices",
-            "decommission",
+            "removal",
+            "request",
             CAMERA,
             "--reason",
             "road works",
@@ -232,13 +233,17 @@ async fn an_expired_login_is_refused_not_replaced_by_the_certificate() {
         .await;
     check(&o, 0);
     let node = &f.node;
-    let actor = vfed_tests::eventually("decommission audited", Duration::from_secs(5), || async {
-        let records = node.audit_records().await?;
-        Ok(records
-            .into_iter()
-            .find(|r| r.action == "device.decommission")
-            .map(|r| r.actor))
-    })
+    let actor = vfed_tests::eventually(
+        "removal request audited",
+        Duration::from_secs(5),
+        || async {
+            let records = node.audit_records().await?;
+            Ok(records
+                .into_iter()
+                .find(|r| r.action == "device.removal.request")
+                .map(|r| r.actor))
+        },
+    )
     .await
     .unwrap();
     assert_eq!(actor, TOOL);

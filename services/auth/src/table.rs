@@ -85,6 +85,14 @@ pub const METHODS: &[MethodRule] = &[
     rule("/vfed.registry.v1.Registry/ListMissingSignage", Needs(P::DevicesRead), Quiet, "signage.list_missing"),
     rule("/vfed.registry.v1.Registry/Keepalive", Needs(P::DevicesKeepalive), Quiet, "device.keepalive"),
     rule("/vfed.registry.v1.Registry/ListOutages", Needs(P::DevicesRead), Quiet, "outage.list"),
+    // Removal and relocation (R18.11): the handler refuses an approval by anyone but an
+    // administrator other than the requester, and every step out of order.
+    rule("/vfed.registry.v1.Removals/RequestRemoval", Needs(P::DevicesWrite), Change, "device.removal.request"),
+    rule("/vfed.registry.v1.Removals/RequestRelocation", Needs(P::DevicesWrite), Change, "device.relocation.request"),
+    rule("/vfed.registry.v1.Removals/ApproveRemoval", Needs(P::DevicesWrite), Change, "device.removal.approve"),
+    rule("/vfed.registry.v1.Removals/ReportRemoval", Needs(P::DevicesWrite), Change, "device.removal.report"),
+    rule("/vfed.registry.v1.Removals/CompleteRemoval", Needs(P::DevicesWrite), Change, "device.removal.complete"),
+    rule("/vfed.registry.v1.Removals/ListRemovals", Needs(P::DevicesRead), Quiet, "device.removal.list"),
     // Federation and node information.
     rule("/vfed.federation.v1.Federation/Link", Needs(P::FederationLink), Quiet, "federation.link"),
     rule("/vfed.federation.v1.Node/GetNodeInfo", Needs(P::NodesRead), Quiet, "node.info"),
@@ -114,6 +122,11 @@ pub const METHODS: &[MethodRule] = &[
     rule("/vfed.retrieval.v1.Retrieval/GetRequest", Needs(P::RetrievalRead), Quiet, "retrieval.get"),
     rule("/vfed.retrieval.v1.Retrieval/ListRequests", Needs(P::RetrievalRead), Quiet, "retrieval.list"),
     rule("/vfed.retrieval.v1.Retrieval/OpenAccess", Needs(P::RetrievalAccess), View, "retrieval.open_access"),
+    // Violations per unit (R24): read by staff, police and auditors; the handler lets only
+    // officers set a rectification deadline or close one, naming R24.
+    rule("/vfed.violations.v1.Violations/ListViolations", Needs(P::DevicesRead), Quiet, "violation.list"),
+    rule("/vfed.violations.v1.Violations/SetDeadline", Needs(P::DevicesRead), Change, "violation.set_deadline"),
+    rule("/vfed.violations.v1.Violations/CloseViolation", Needs(P::DevicesRead), Change, "violation.close"),
     // Archive (R14.6): reads only; nothing deletes or rewrites a recording (R18.7).
     rule("/vfed.archive.v1.Archive/ListSpans", Needs(P::RecordingsRead), Quiet, "recording.list"),
     rule("/vfed.archive.v1.Archive/Status", Needs(P::RecordingsRead), Quiet, "recording.status"),

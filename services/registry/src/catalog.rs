@@ -5,7 +5,7 @@ use vfed_store::{Compare, KeyValue, Op, Revision, SharedStore, Txn};
 
 use crate::RegistryError;
 use crate::codec::{decode, encode};
-use crate::domain::{CatalogEntry, DecommissionRecord, DeviceSpec, DeviceStatus};
+use crate::domain::{CatalogEntry, DeviceSpec, DeviceStatus};
 use crate::keys;
 
 /// How many CAS attempts a read-modify-write makes before giving up.
@@ -191,31 +191,6 @@ impl Catalog {
                     expected: current.revision,
                     actual,
                 });
-            }
-        }
-        Err(RegistryError::FailedPrecondition(format!(
-            "device {id} is changing too fast; retry"
-        )))
-    }
-
-    /// Removes a local device from the catalog, keeping a decommission record.
-    pub async fn decommission(&self, id: &str, reason: &str) -> Result<i64, RegistryError> {
-        for _ in 0..CAS_ATTEMPTS {
-            let Some(current) = self.get_local(id).await? else {
-                return Err(RegistryError::NotFound(id.to_owned()));
-            };
-            let at = now_ms();
-            let record = DecommissionRecord {
-                entry: current.entry,
-                reason: reason.to_owned(),
-                decommissioned_ms: at,
-            };
-            let txn = Txn::new()
-                .when(Compare::mod_revision(keys::local(id), current.revision))
-                .then(Op::delete(keys::local(id)))
-                .then(Op::put(keys::decommissioned(id, at), encode(&record)));
-            if self.store.txn(txn).await?.succeeded {
-                return Ok(at);
             }
         }
         Err(RegistryError::FailedPrecondition(format!(

@@ -121,6 +121,11 @@ pub fn location_type(value: i32, field: &str) -> Result<LocationType, RegistryEr
     })
 }
 
+/// A location type on the wire.
+pub fn location_to_wire(value: LocationType) -> i32 {
+    to_wire(&LOCATIONS, value)
+}
+
 /// A location type filter: `None` for unspecified.
 pub fn location_filter(value: i32) -> Result<Option<LocationType>, RegistryError> {
     if value == 0 {

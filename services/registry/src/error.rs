@@ -19,6 +19,9 @@ pub enum RegistryError {
     /// No such device.
     #[error("device {0} not found")]
     NotFound(String),
+    /// No such removal or relocation request.
+    #[error("removal request {0} not found")]
+    NotFoundRequest(String),
     /// The device is registered already.
     #[error("device {0} is already registered; use update")]
     AlreadyExists(String),
@@ -32,6 +35,9 @@ pub enum RegistryError {
         /// The current revision.
         actual: i64,
     },
+    /// A compare-and-swap lost to a concurrent change every time it was retried.
+    #[error("{0}")]
+    Raced(String),
     /// The call is valid but not in this state.
     #[error("{0}")]
     FailedPrecondition(String),
@@ -79,9 +85,9 @@ impl From<RegistryError> for Status {
     fn from(err: RegistryError) -> Self {
         let code = match &err {
             RegistryError::Invalid { .. } => Code::InvalidArgument,
-            RegistryError::NotFound(_) => Code::NotFound,
+            RegistryError::NotFound(_) | RegistryError::NotFoundRequest(_) => Code::NotFound,
             RegistryError::AlreadyExists(_) => Code::AlreadyExists,
-            RegistryError::Conflict { .. } => Code::Aborted,
+            RegistryError::Conflict { .. } | RegistryError::Raced(_) => Code::Aborted,
             RegistryError::FailedPrecondition(_) => Code::FailedPrecondition,
             RegistryError::PermissionDenied(_) => Code::PermissionDenied,
             RegistryError::Store(e) if e.is_transient() => Code::Unavailable,

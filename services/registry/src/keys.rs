@@ -16,6 +16,10 @@ pub const DECOMMISSIONED: &str = "decommissioned/";
 pub const OUTAGE: &str = "outage/";
 /// Child link records: `links/<child id>`.
 pub const LINKS: &str = "links/";
+/// Removal and relocation requests: `removal/req/<device>/<requested ms, 16 digits>` (R18.11).
+pub const REMOVAL_REQUESTS: &str = "removal/req/";
+/// The open request of a device, if any: `removal/open/<device>` -> request ID.
+pub const REMOVAL_OPEN: &str = "removal/open/";
 
 /// Key of a local device.
 pub fn local(id: &str) -> String {
@@ -30,6 +34,16 @@ pub fn remote(id: &str) -> String {
 /// Key of a decommission record.
 pub fn decommissioned(id: &str, at_ms: i64) -> String {
     format!("{DECOMMISSIONED}{id}/{at_ms:016}")
+}
+
+/// Key of a removal or relocation request.
+pub fn removal_request(device_id: &str, requested_ms: i64) -> String {
+    format!("{REMOVAL_REQUESTS}{device_id}/{requested_ms:016}")
+}
+
+/// Key of a device's open removal or relocation request.
+pub fn removal_open(device_id: &str) -> String {
+    format!("{REMOVAL_OPEN}{device_id}")
 }
 
 /// Key of an outage record.

@@ -15,6 +15,7 @@ use crate::federation::{ChildNode, FederationService, LinkRole, LinkTable, Uplin
 use crate::liveness::{Liveness, LivenessOptions};
 use crate::metrics::RegistryMetrics;
 use crate::node_service::{NodeFacts, NodeService};
+use crate::removal::RemovalService;
 use crate::service::RegistryService;
 
 /// What the registry of a node is.
@@ -53,6 +54,8 @@ pub struct RunningRegistry {
     pub liveness: Liveness,
     /// The `Registry` gRPC service.
     pub registry: RegistryService,
+    /// The `Removals` gRPC service (R18.11).
+    pub removals: RemovalService,
     /// The `Node` gRPC service.
     pub node: NodeService,
     /// The `Federation` gRPC service (the downlink).
@@ -90,6 +93,7 @@ pub fn run(
                 .map(|c| (LinkRole::Child, c.id.clone(), c.name.clone())),
         );
     let links = LinkTable::new(peers, metrics.clone());
+    let metrics_for_removals = metrics.clone();
     let registry = RegistryService::new(catalog.clone(), liveness.clone(), metrics.clone())
         .with_children(children.iter().map(|c| c.id.clone()));
     let federation_service = FederationService::new(
@@ -117,6 +121,7 @@ pub fn run(
         tasks.spawn(uplink.run(shutdown.clone()));
     }
     RunningRegistry {
+        removals: RemovalService::new(catalog.clone(), metrics_for_removals),
         catalog,
         liveness,
         registry,

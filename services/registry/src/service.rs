@@ -19,6 +19,7 @@ use crate::convert::{
 use crate::filing::overdue;
 use crate::liveness::Liveness;
 use crate::metrics::RegistryMetrics;
+use crate::removal::RemovalService;
 use crate::rules::{check_spec, parse_date};
 use crate::{RegistryError, keys};
 
@@ -32,6 +33,8 @@ pub struct RegistryService {
     catalog: Catalog,
     liveness: Liveness,
     metrics: RegistryMetrics,
+    /// The removal workflow: `DecommissionDevice` is its last step (R18.11).
+    removals: RemovalService,
     /// Areas of the children: their devices are registered there, not here.
     child_areas: Vec<(String, vfed_gbcode::AreaCode)>,
 }
@@ -48,6 +51,7 @@ impl RegistryService {
     /// A service over `catalog` and `liveness`.
     pub fn new(catalog: Catalog, liveness: Liveness, metrics: RegistryMetrics) -> Self {
         Self {
+            removals: RemovalService::new(catalog.clone(), metrics.clone()),
             catalog,
             liveness,
             metrics,
@@ -233,7 +237,7 @@ impl RegistryService {
     }
 }
 
-fn required_id(field: &str, id: &str) -> Result<(), Status> {
+pub(crate) fn required_id(field: &str, id: &str) -> Result<(), Status> {
     if id.is_empty() {
         return Err(RegistryError::bad(field, "is required").into());
     }
@@ -334,20 +338,18 @@ impl Registry for RegistryService {
         &self,
         request: Request<pb::DecommissionDeviceRequest>,
     ) -> Result<Response<pb::DecommissionDeviceResponse>, Status> {
+        let caller = crate::removal::caller(&request)?;
         let request = request.into_inner();
         tracing::Span::current().record("device", request.id.as_str());
         required_id("id", &request.id)?;
-        let reason = request.reason.trim();
-        if reason.is_empty() {
-            return Err(RegistryError::bad("reason", "is required").into());
-        }
-        bounds::free_text(reason, 256)
-            .map_err(|fault| RegistryError::bad("reason", fault.to_string()))?;
-        let at = self.catalog.decommission(&request.id, reason).await?;
-        tracing::info!(device = %request.id, reason, "device decommissioned");
+        let record = self
+            .removals
+            .complete_open_removal(&caller, &request.id)
+            .await?;
+        tracing::info!(device = %request.id, request = %record.id(), "device decommissioned");
         Ok(Response::new(pb::DecommissionDeviceResponse {
             id: request.id,
-            decommissioned_unix_ms: at,
+            decommissioned_unix_ms: record.completed.map_or(0, |step| step.at_ms),
         }))
     }
 

@@ -14,6 +14,8 @@ pub mod retrieval;
 pub mod sharing;
 pub mod signage;
 pub mod streams;
+pub mod violations;
+mod violations_html;
 pub mod watch;
 
 use crate::cli::{Cli, Command};
@@ -25,7 +27,9 @@ use crate::session::Session;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let writes_files = matches!(
         cli.command,
-        Command::Watch(_) | Command::Retrieval(retrieval::RetrievalCommand::Export { .. })
+        Command::Watch(_)
+            | Command::Retrieval(retrieval::RetrievalCommand::Export { .. })
+            | Command::Reports(_)
     );
     if let (Some(OutputArg::Path(path)), false) = (&cli.global.output, writes_files) {
         return Err(usage(format!(
@@ -56,6 +60,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(c) => audit::run(c, &session).await,
         Command::Evidence(c) => evidence::run(c, session.format()),
         Command::Recordings(c) => recordings::run(c, &session).await,
+        Command::Reports(c) => violations::reports(c, &session).await,
+        Command::Violations(c) => violations::run(c, &session).await,
         Command::Login(a) => accounts::login(a, &session).await,
         Command::Logout => accounts::logout(&session).await,
         Command::Whoami => accounts::whoami(&session).await,

@@ -137,6 +137,10 @@ pub struct DecommissionRecord {
     pub reason: String,
     /// When (unix ms).
     pub decommissioned_ms: i64,
+    /// The removal request it completed (R18.11); absent in records
+    /// written before the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_request: Option<String>,
 }
 
 /// One offline period of a device (R14.3).

@@ -10,8 +10,12 @@ use crate::view::DecommissionView;
 
 /// Examples of `devices decommission`.
 pub const AFTER_HELP: &str = "\
+Refused (R18.11) unless the device's removal request was approved and its report to the \
+filing police office recorded (`vfedctl devices removal ...`). Same as \
+`devices removal complete <request ID>`.
+
 Examples:
-  vfedctl devices decommission 54050200001320000001 --reason 'camera removed, road works'";
+  vfedctl devices decommission 54050200001320000001";
 
 /// Arguments of `devices decommission`.
 #[derive(Debug, Args)]
@@ -20,8 +24,8 @@ pub struct DecommissionArgs {
     #[arg(value_name = "ID", value_parser = values::device_id)]
     pub id: String,
 
-    /// Why the device leaves service (kept in its record).
-    #[arg(long)]
+    /// Ignored: the removal request's reason is kept.
+    #[arg(long, hide = true, default_value = "")]
     pub reason: String,
 }
 

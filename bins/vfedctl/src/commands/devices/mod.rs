@@ -4,6 +4,8 @@ pub mod decommission;
 pub mod fields;
 pub mod list;
 pub mod register;
+pub mod removal;
+mod removal_view;
 pub mod show;
 pub mod update;
 
@@ -29,9 +31,16 @@ pub enum DevicesCommand {
     /// Show one device, local or received from a child node.
     #[command(after_help = show::AFTER_HELP)]
     Show(show::ShowArgs),
-    /// Remove a local device from service (its record is kept).
+    /// Make a device's reported removal request take effect (R18.11): the
+    /// device leaves the live catalog, its record is kept.
     #[command(after_help = decommission::AFTER_HELP)]
     Decommission(decommission::DecommissionArgs),
+    /// Removal and relocation requests: request, approve, report, complete, list (R18.11).
+    #[command(subcommand)]
+    Removal(removal::RemovalCommand),
+    /// Request that a local device be moved to a new place (R18.11; R7 at the new place).
+    #[command(after_help = removal::RELOCATE_HELP)]
+    Relocate(removal::RelocateArgs),
 }
 
 /// Runs a device command.
@@ -42,5 +51,7 @@ pub async fn run(command: DevicesCommand, session: &Session) -> anyhow::Result<(
         DevicesCommand::List(a) => list::run(a, session).await,
         DevicesCommand::Show(a) => show::run(a, session).await,
         DevicesCommand::Decommission(a) => decommission::run(a, session).await,
+        DevicesCommand::Removal(c) => removal::run(c, session).await,
+        DevicesCommand::Relocate(a) => removal::relocate(a, session).await,
     }
 }
