@@ -255,6 +255,8 @@ fn synthesize_hour(root: &Path, device: &str, clip: &Path) -> anyhow::Result<i64
                 duration: segment.duration,
                 frames: segment.frames as u64,
                 data: segment.data,
+                // One whole GOP per fragment: each starts at its keyframe.
+                sync: true,
             })?;
             at_ms += i64::try_from(segment.duration / 90).unwrap_or(0);
         }
