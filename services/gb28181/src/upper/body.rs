@@ -222,7 +222,7 @@ mod tests {
         SharedDevice {
             device_id: format!("3402000000132000{n:04}"),
             name: name.into(),
-            online: n % 2 == 0,
+            online: n.is_multiple_of(2),
             shared: true,
             accepted: true,
             ..SharedDevice::default()

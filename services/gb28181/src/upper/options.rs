@@ -182,10 +182,12 @@ mod tests {
         )
     }
 
+    type Breaker = fn(&mut UpperOptions);
+
     #[test]
     fn names_the_field() {
         assert_eq!(good().validate(), Ok(()));
-        let cases: [(&str, fn(&mut UpperOptions)); 8] = [
+        let cases: [(&str, Breaker); 8] = [
             ("server_id", |o| o.server_id = "12".into()),
             ("local_id", |o| o.local_id = "34020000001320000001".into()),
             ("domain", |o| o.domain = "a b".into()),

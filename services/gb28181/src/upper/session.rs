@@ -24,6 +24,9 @@ use crate::sip::{Headers, Message, Method};
 /// How long the upper has to ACK a 200.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A session that ended on vfed's side: its Call-ID and why.
+pub(crate) type Ended = (String, String);
+
 struct Session {
     invite: Message,
     to_tag: String,
@@ -37,10 +40,7 @@ pub(crate) struct Sessions {
     live: Arc<dyn LiveSource>,
     max: usize,
     map: HashMap<String, Session>,
-    pub(crate) ended: (
-        mpsc::Sender<(String, String)>,
-        mpsc::Receiver<(String, String)>,
-    ),
+    pub(crate) ended: (mpsc::Sender<Ended>, mpsc::Receiver<Ended>),
 }
 
 impl Sessions {
