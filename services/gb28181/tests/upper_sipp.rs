@@ -158,6 +158,7 @@ struct Live {
     metadata: StreamMetadata,
     units: Vec<AccessUnit>,
     subscribed: Mutex<Vec<String>>,
+    senders: Mutex<Vec<mpsc::Sender<LiveItem>>>,
 }
 
 #[async_trait]
@@ -165,6 +166,7 @@ impl LiveSource for Live {
     async fn subscribe(&self, device_id: &str) -> Result<mpsc::Receiver<LiveItem>, LiveError> {
         self.subscribed.lock().unwrap().push(device_id.to_owned());
         let (sender, receiver) = mpsc::channel(8);
+        self.senders.lock().unwrap().push(sender.clone());
         let metadata = self.metadata.clone();
         let units = self.units.clone();
         tokio::spawn(async move {
@@ -384,6 +386,7 @@ async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
         metadata,
         units,
         subscribed: Mutex::new(Vec::new()),
+        senders: Mutex::new(Vec::new()),
     });
     let dir = tempfile::tempdir().unwrap();
     let sip_port = free_port();
@@ -594,6 +597,298 @@ async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
         .wait_marker("registered.done", Duration::from_secs(5))
         .await;
     again.finish().await;
+    shutdown.cancel();
+    running.await.unwrap();
+}
+
+/// A hostile (or broken) upper the test plays by hand on a UDP socket:
+/// it registers vfed properly (checking the digest with the crate's own
+/// registrar code), answers keepalives, and sends what no SIPp scenario
+/// would.
+struct RawUpper {
+    socket: UdpSocket,
+    vfed: Option<SocketAddr>,
+    keepalives: usize,
+    cseq: u32,
+}
+
+impl RawUpper {
+    /// The next message that is not a keepalive (answered 200); `None`
+    /// after `wait` of silence.
+    async fn next(&mut self, wait: Duration) -> Option<Message> {
+        let mut buffer = vec![0u8; 65_536];
+        loop {
+            let (n, from) = tokio::time::timeout(wait, self.socket.recv_from(&mut buffer))
+                .await
+                .ok()?
+                .unwrap();
+            self.vfed = Some(from);
+            let message = parse_message(&buffer[..n], &Limits::default(), true).unwrap();
+            let keepalive = manscdp(&message)
+                .is_some_and(|(root, _)| root.field("CmdType") == Some("Keepalive"));
+            if keepalive {
+                self.keepalives += 1;
+                self.reply(&message, "200 OK", "").await;
+                continue;
+            }
+            return Some(message);
+        }
+    }
+
+    /// The next response (keepalives answered on the way).
+    async fn response(&mut self) -> u16 {
+        loop {
+            let message = self.next(Duration::from_secs(5)).await.expect("an answer");
+            if let Some(code) = message.status() {
+                return code;
+            }
+        }
+    }
+
+    async fn reply(&self, request: &Message, status: &str, extra: &str) {
+        let mut text = format!("SIP/2.0 {status}\r\n");
+        for name in ["via", "from", "to", "call-id", "cseq"] {
+            for value in request.headers.get_all(name) {
+                text.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        text.push_str(&format!("{extra}Content-Length: 0\r\n\r\n"));
+        self.send(text.as_bytes()).await;
+    }
+
+    async fn send(&self, bytes: &[u8]) {
+        self.socket
+            .send_to(bytes, self.vfed.expect("vfed has spoken"))
+            .await
+            .unwrap();
+    }
+
+    /// Sends a request with `body`; `call_id` names its dialog.
+    async fn request(&mut self, method: &str, target: &str, call_id: &str, body: &str) {
+        self.cseq += 1;
+        let content_type = if method == "INVITE" {
+            "APPLICATION/SDP"
+        } else {
+            "Application/MANSCDP+xml"
+        };
+        let text = format!(
+            "{method} sip:{target}@{UPPER_DOMAIN} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {};branch=z9hG4bK{call_id}{}\r\n\
+             From: <sip:{UPPER_ID}@{UPPER_DOMAIN}>;tag=u{call_id}\r\n\
+             To: <sip:{target}@{UPPER_DOMAIN}>\r\nCall-ID: {call_id}\r\nCSeq: {} {method}\r\n\
+             Contact: <sip:{UPPER_ID}@{}>\r\nMax-Forwards: 70\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            self.socket.local_addr().unwrap(),
+            self.cseq,
+            self.cseq,
+            self.socket.local_addr().unwrap(),
+            body.len()
+        );
+        self.send(text.as_bytes()).await;
+    }
+}
+
+fn query(cmd_type: &str, sn: u32, device: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>{cmd_type}</CmdType>\r\n\
+         <SN>{sn}</SN>\r\n<DeviceID>{device}</DeviceID>\r\n</Query>\r\n"
+    )
+}
+
+fn offer(port: u16, session: &str, ssrc: &str) -> String {
+    format!(
+        "v=0\r\no={UPPER_ID} 0 0 IN IP4 127.0.0.1\r\ns={session}\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=video {port} RTP/AVP 96\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\ny={ssrc}\r\n"
+    )
+}
+
+/// A hostile upper gets an error for each bad request and changes
+/// nothing: the link stays registered, no stream is pulled for a refused
+/// INVITE, the session bound holds; when it goes silent it is judged
+/// offline and its session is reaped (the relay subscription dropped).
+#[tokio::test]
+async fn a_hostile_upper_gets_errors_and_changes_nothing() {
+    let (metadata, units) = encoded(Codec::H264);
+    let catalog = Arc::new(Catalog {
+        devices: Mutex::new(devices()),
+        changes: broadcast::channel(16).0,
+    });
+    let live = Arc::new(Live {
+        metadata,
+        units,
+        subscribed: Mutex::new(Vec::new()),
+        senders: Mutex::new(Vec::new()),
+    });
+    let mut upper_peer = RawUpper {
+        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        vfed: None,
+        keepalives: 0,
+        cseq: 0,
+    };
+    let mut options = UpperOptions::new(
+        UPPER_ID,
+        UPPER_DOMAIN,
+        upper_peer.socket.local_addr().unwrap(),
+        LOCAL_ID,
+        PASSWORD,
+    );
+    options.local_ip = [127, 0, 0, 1].into();
+    options.keepalive_interval = Duration::from_millis(300);
+    options.max_sessions = 1;
+    let (mut handle, task) = upper(options, catalog.clone(), live.clone()).unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(task.run(shutdown.clone()));
+
+    // Registration: challenge, then the digest checked by the registrar's code.
+    let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    upper_peer
+        .reply(
+            &first,
+            "401 Unauthorized",
+            "WWW-Authenticate: Digest realm=\"4401000000\", nonce=\"n0nce\"\r\n",
+        )
+        .await;
+    let second = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    let credentials =
+        vfed_gb28181::digest::Credentials::parse(second.headers.get("authorization").unwrap())
+            .unwrap();
+    assert!(credentials.verify("REGISTER", PASSWORD));
+    assert_eq!(credentials.qop, None, "no qop offered, none used");
+    upper_peer
+        .reply(&second, "200 OK", "Expires: 3600\r\n")
+        .await;
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        handle.wait_for(|s| s.status == UpperStatus::Registered),
+    )
+    .await
+    .unwrap();
+
+    // Garbage and an oversize body: no answer, nothing changes.
+    upper_peer.send(b"\x00\x01garbage that is not SIP").await;
+    let huge = "x".repeat(62 * 1024);
+    upper_peer.request("MESSAGE", LOCAL_ID, "huge", &huge).await;
+    // Bodies that are not a query, a CmdType not served, an unknown device.
+    upper_peer
+        .request("MESSAGE", LOCAL_ID, "c1", "not xml")
+        .await;
+    assert_eq!(upper_peer.response().await, 400);
+    let record = query("RecordInfo", 5, LOCAL_ID);
+    upper_peer.request("MESSAGE", LOCAL_ID, "c2", &record).await;
+    assert_eq!(upper_peer.response().await, 400);
+    let unknown = query("DeviceInfo", 6, &id(5));
+    upper_peer
+        .request("MESSAGE", LOCAL_ID, "c3", &unknown)
+        .await;
+    assert_eq!(
+        upper_peer.response().await,
+        404,
+        "a device not shared is unknown"
+    );
+    // A catalog query flood: the first answered, the next refused 503.
+    let first_query = query("Catalog", 7, LOCAL_ID);
+    upper_peer
+        .request("MESSAGE", LOCAL_ID, "c4", &first_query)
+        .await;
+    upper_peer
+        .request("MESSAGE", LOCAL_ID, "c5", &query("Catalog", 8, LOCAL_ID))
+        .await;
+    let mut codes = Vec::new();
+    let mut pages = 0;
+    while codes.len() < 2 {
+        let message = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+        match message.status() {
+            Some(code) => codes.push(code),
+            None => {
+                pages += 1;
+                upper_peer.reply(&message, "200 OK", "").await;
+            }
+        }
+    }
+    assert_eq!(codes, vec![200, 503]);
+    // Bad offers, a device not shared, a BYE for no session, a method not served.
+    let port = free_port();
+    for (call, device, sdp, code) in [
+        ("i1", id(1), offer(port, "Playback", SSRC), 488),
+        ("i2", id(1), offer(port, "Play", "99999999999"), 488),
+        ("i3", id(1), offer(0, "Play", SSRC), 488),
+        ("i4", id(4), offer(port, "Play", SSRC), 404),
+        ("i5", id(6), offer(port, "Play", SSRC), 404),
+    ] {
+        upper_peer.request("INVITE", &device, call, &sdp).await;
+        assert_eq!(upper_peer.response().await, code, "INVITE {call}");
+    }
+    upper_peer.request("BYE", &id(1), "nobody", "").await;
+    assert_eq!(upper_peer.response().await, 481);
+    upper_peer.request("SUBSCRIBE", LOCAL_ID, "s1", "").await;
+    assert_eq!(upper_peer.response().await, 405);
+    assert!(
+        live.subscribed.lock().unwrap().is_empty(),
+        "no pull for a refused INVITE"
+    );
+    // One session allowed: the second INVITE is busy.
+    let media = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let media_port = media.local_addr().unwrap().port();
+    upper_peer
+        .request("INVITE", &id(1), "ok1", &offer(media_port, "Play", SSRC))
+        .await;
+    assert_eq!(upper_peer.response().await, 200);
+    upper_peer.request("ACK", &id(1), "ok1", "").await;
+    upper_peer
+        .request("INVITE", &id(3), "ok2", &offer(media_port, "Play", SSRC))
+        .await;
+    assert_eq!(upper_peer.response().await, 486);
+    let mut buffer = vec![0u8; 2048];
+    tokio::time::timeout(Duration::from_secs(5), media.recv(&mut buffer))
+        .await
+        .expect("media flows to the accepted session")
+        .unwrap();
+
+    let state = handle.state();
+    assert_eq!(
+        (state.status, state.registrations, state.sessions),
+        (UpperStatus::Registered, 1, 1)
+    );
+    assert_eq!(
+        pages, 3,
+        "3 shared, accepted devices, one per MESSAGE (the default group size)"
+    );
+    // Keepalives answered for a second: still registered, nothing else said.
+    let said = tokio::time::timeout(
+        Duration::from_secs(1),
+        upper_peer.next(Duration::from_secs(2)),
+    )
+    .await
+    .ok()
+    .flatten();
+    assert!(said.is_none(), "{said:?}");
+    assert!(
+        upper_peer.keepalives >= 2,
+        "{} keepalives",
+        upper_peer.keepalives
+    );
+    assert_eq!(handle.state().status, UpperStatus::Registered);
+
+    // The upper goes silent: offline after 3 unanswered keepalives, the
+    // session reaped, the relay subscription dropped.
+    let offline = tokio::time::timeout(
+        Duration::from_secs(5),
+        handle.wait_for(|s| s.status == UpperStatus::Offline),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        offline.last_error.as_deref(),
+        Some("3 keepalives unanswered")
+    );
+    assert_eq!(offline.sessions, 0);
+    assert_eq!(*live.subscribed.lock().unwrap(), vec![id(1)]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        live.senders.lock().unwrap().iter().all(|s| s.is_closed()),
+        "the reaped session let go of the relay's stream"
+    );
     shutdown.cancel();
     running.await.unwrap();
 }

@@ -123,6 +123,7 @@ impl Client {
                     Err(broadcast::error::RecvError::Closed) => changes = broadcast::channel(1).1,
                 },
             }
+            self.state.set_sessions(self.sessions.len());
         }
         self.sessions.stop_all();
         if matches!(self.phase, Phase::Registered { .. }) {
@@ -159,7 +160,6 @@ impl Client {
             }
         }
         self.sessions.reap(now);
-        self.state.update(|s| s.sessions = self.sessions.len());
     }
 
     async fn connect(&mut self) {

@@ -102,6 +102,14 @@ impl StateCell {
         });
     }
 
+    pub(crate) fn set_sessions(&self, sessions: usize) {
+        self.sender.send_if_modified(|state| {
+            let changed = state.sessions != sessions;
+            state.sessions = sessions;
+            changed
+        });
+    }
+
     pub(crate) fn update(&self, change: impl FnOnce(&mut UpperState)) {
         self.sender.send_modify(change);
     }
