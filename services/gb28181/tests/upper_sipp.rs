@@ -28,7 +28,7 @@ use vfed_gb28181::manscdp::tree;
 use vfed_gb28181::sip::{Limits, Message, parse_message};
 use vfed_gb28181::upper::{
     BodyCharset, CatalogChange, ChangeEvent, LiveError, LiveItem, LiveSource, SharedCatalog,
-    SharedDevice, UpperOptions, UpperStatus, upper,
+    SharedDevice, UpperHandle, UpperOptions, UpperState, UpperStatus, upper,
 };
 use vfed_gb28181::{Transport, rtp};
 use vfed_media::AccessUnitAssembler;
@@ -183,6 +183,35 @@ impl LiveSource for Live {
         });
         Ok(receiver)
     }
+}
+
+/// The node's side: the six devices, and the relay playing `codec`.
+fn node(codec: Codec) -> (Arc<Catalog>, Arc<Live>) {
+    let (metadata, units) = encoded(codec);
+    let catalog = Arc::new(Catalog {
+        devices: Mutex::new(devices()),
+        changes: broadcast::channel(16).0,
+    });
+    let live = Arc::new(Live {
+        metadata,
+        units,
+        subscribed: Mutex::new(Vec::new()),
+        senders: Mutex::new(Vec::new()),
+    });
+    (catalog, live)
+}
+
+/// Waits (at most `limit`) for the upper's status to be `status`.
+async fn wait_status(
+    handle: &mut UpperHandle,
+    status: UpperStatus,
+    limit: Duration,
+    what: &str,
+) -> UpperState {
+    tokio::time::timeout(limit, handle.wait_for(|s| s.status == status))
+        .await
+        .unwrap_or_else(|_| panic!("{what}: {:?}", handle.state()))
+        .unwrap()
 }
 
 /// What the upper's media receiver got: the PS bytes and the SSRCs seen.
@@ -377,17 +406,7 @@ async fn sipp_upper_over_tcp_gets_the_shared_catalog_and_h265() {
 }
 
 async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
-    let (metadata, units) = encoded(codec);
-    let catalog = Arc::new(Catalog {
-        devices: Mutex::new(devices()),
-        changes: broadcast::channel(16).0,
-    });
-    let live = Arc::new(Live {
-        metadata,
-        units,
-        subscribed: Mutex::new(Vec::new()),
-        senders: Mutex::new(Vec::new()),
-    });
+    let (catalog, live) = node(codec);
     let dir = tempfile::tempdir().unwrap();
     let sip_port = free_port();
     let (rtp_port, media) = receive(tcp).await;
@@ -425,13 +444,13 @@ async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(task.run(shutdown.clone()));
 
-    let registered = tokio::time::timeout(
+    let registered = wait_status(
+        &mut handle,
+        UpperStatus::Registered,
         Duration::from_secs(15),
-        handle.wait_for(|s| s.status == UpperStatus::Registered),
+        "vfed registers with SIPp",
     )
-    .await
-    .expect("vfed registers with SIPp")
-    .unwrap();
+    .await;
     assert_eq!(registered.registrations, 1);
 
     sipp.wait_marker("main.done", Duration::from_secs(40)).await;
@@ -567,13 +586,13 @@ async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
     assert!(frames >= 25, "ffprobe decoded {frames} frames");
 
     // SIPp is gone: the upper goes offline and its state says why.
-    let offline = tokio::time::timeout(
+    let offline = wait_status(
+        &mut handle,
+        UpperStatus::Offline,
         Duration::from_secs(10),
-        handle.wait_for(|s| s.status == UpperStatus::Offline),
+        "the silent upper is judged offline",
     )
-    .await
-    .expect("the silent upper is judged offline")
-    .unwrap();
+    .await;
     let why = offline.last_error.unwrap();
     assert!(
         why.contains("keepalives unanswered")
@@ -585,13 +604,13 @@ async fn cascade(tcp: bool, codec: Codec, charset: BodyCharset) {
 
     // A new upper process at the same address: vfed registers again.
     let again = Sipp::start(dir.path(), "upper_register.xml", sip_port, tcp, &keys);
-    let back = tokio::time::timeout(
+    let back = wait_status(
+        &mut handle,
+        UpperStatus::Registered,
         Duration::from_secs(15),
-        handle.wait_for(|s| s.status == UpperStatus::Registered),
+        "vfed registers again with backoff",
     )
-    .await
-    .expect("vfed registers again with backoff")
-    .unwrap();
+    .await;
     assert_eq!(back.registrations, 2);
     again
         .wait_marker("registered.done", Duration::from_secs(5))
@@ -708,17 +727,7 @@ fn offer(port: u16, session: &str, ssrc: &str) -> String {
 /// offline and its session is reaped (the relay subscription dropped).
 #[tokio::test]
 async fn a_hostile_upper_gets_errors_and_changes_nothing() {
-    let (metadata, units) = encoded(Codec::H264);
-    let catalog = Arc::new(Catalog {
-        devices: Mutex::new(devices()),
-        changes: broadcast::channel(16).0,
-    });
-    let live = Arc::new(Live {
-        metadata,
-        units,
-        subscribed: Mutex::new(Vec::new()),
-        senders: Mutex::new(Vec::new()),
-    });
+    let (catalog, live) = node(Codec::H264);
     let mut upper_peer = RawUpper {
         socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
         vfed: None,
@@ -757,12 +766,13 @@ async fn a_hostile_upper_gets_errors_and_changes_nothing() {
     upper_peer
         .reply(&second, "200 OK", "Expires: 3600\r\n")
         .await;
-    tokio::time::timeout(
+    wait_status(
+        &mut handle,
+        UpperStatus::Registered,
         Duration::from_secs(5),
-        handle.wait_for(|s| s.status == UpperStatus::Registered),
+        "registered",
     )
-    .await
-    .unwrap();
+    .await;
 
     // Garbage and an oversize body: no answer, nothing changes.
     upper_peer.send(b"\x00\x01garbage that is not SIP").await;
@@ -871,13 +881,13 @@ async fn a_hostile_upper_gets_errors_and_changes_nothing() {
 
     // The upper goes silent: offline after 3 unanswered keepalives, the
     // session reaped, the relay subscription dropped.
-    let offline = tokio::time::timeout(
+    let offline = wait_status(
+        &mut handle,
+        UpperStatus::Offline,
         Duration::from_secs(5),
-        handle.wait_for(|s| s.status == UpperStatus::Offline),
+        "the status",
     )
-    .await
-    .unwrap()
-    .unwrap();
+    .await;
     assert_eq!(
         offline.last_error.as_deref(),
         Some("3 keepalives unanswered")

@@ -124,13 +124,7 @@ impl UpperOptions {
         if let Err(e) = GbCode::parse_node(&self.local_id) {
             return invalid("local_id", e.to_string());
         }
-        if self.domain.is_empty()
-            || self.domain.len() > 64
-            || !self
-                .domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        {
+        if !crate::options::is_plain_domain(&self.domain) {
             return invalid("domain", "1-64 letters, digits, '.' or '-'".into());
         }
         if self.address.port() == 0 || self.address.ip().is_unspecified() {
