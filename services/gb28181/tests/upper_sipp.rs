@@ -902,3 +902,70 @@ async fn a_hostile_upper_gets_errors_and_changes_nothing() {
     shutdown.cancel();
     running.await.unwrap();
 }
+
+/// The registration is refreshed at 3/4 of what the upper grants (10 s
+/// here, the shortest vfed accepts), on the same Call-ID with a higher
+/// CSeq; a challenge vfed cannot answer (SHA-256) makes the upper offline
+/// with that reason.
+#[tokio::test]
+async fn refreshes_before_expiry_and_says_why_it_cannot() {
+    let (catalog, live) = node(Codec::H264);
+    let mut upper_peer = RawUpper {
+        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        vfed: None,
+        keepalives: 0,
+        cseq: 0,
+    };
+    let mut options = UpperOptions::new(
+        UPPER_ID,
+        UPPER_DOMAIN,
+        upper_peer.socket.local_addr().unwrap(),
+        LOCAL_ID,
+        PASSWORD,
+    );
+    options.local_ip = [127, 0, 0, 1].into();
+    options.keepalive_interval = Duration::from_secs(2);
+    let (mut handle, task) = upper(options, catalog, live).unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(task.run(shutdown.clone()));
+
+    let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    upper_peer.reply(&first, "200 OK", "Expires: 1\r\n").await;
+    wait_status(
+        &mut handle,
+        UpperStatus::Registered,
+        Duration::from_secs(5),
+        "registered",
+    )
+    .await;
+    let granted_at = tokio::time::Instant::now();
+    let refresh = upper_peer.next(Duration::from_secs(12)).await.unwrap();
+    let waited = granted_at.elapsed();
+    assert_eq!(refresh.method().map(|m| m.as_str()), Some("REGISTER"));
+    assert!(
+        waited >= Duration::from_secs(6) && waited < Duration::from_secs(10),
+        "refreshed after {waited:?} of a lifetime clamped to 10 s"
+    );
+    assert_eq!(refresh.call_id(), first.call_id());
+    assert!(refresh.cseq().unwrap().0 > first.cseq().unwrap().0);
+    assert_eq!(refresh.headers.get("expires"), Some("3600"));
+    upper_peer
+        .reply(
+            &refresh,
+            "401 Unauthorized",
+            "WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256\r\n",
+        )
+        .await;
+    let offline = wait_status(
+        &mut handle,
+        UpperStatus::Offline,
+        Duration::from_secs(5),
+        "offline",
+    )
+    .await;
+    let why = offline.last_error.unwrap();
+    assert!(why.contains("SHA-256") && why.contains("MD5 only"), "{why}");
+    assert_eq!(handle.state().registrations, 1);
+    shutdown.cancel();
+    running.await.unwrap();
+}
