@@ -684,6 +684,18 @@ impl RawUpper {
 
     /// Sends a request with `body`; `call_id` names its dialog.
     async fn request(&mut self, method: &str, target: &str, call_id: &str, body: &str) {
+        self.request_with(method, target, call_id, "", body).await;
+    }
+
+    /// [`Self::request`] with `extra` header lines (each ending in CRLF).
+    async fn request_with(
+        &mut self,
+        method: &str,
+        target: &str,
+        call_id: &str,
+        extra: &str,
+        body: &str,
+    ) {
         self.cseq += 1;
         let content_type = if method == "INVITE" {
             "APPLICATION/SDP"
@@ -696,7 +708,7 @@ impl RawUpper {
              From: <sip:{UPPER_ID}@{UPPER_DOMAIN}>;tag=u{call_id}\r\n\
              To: <sip:{target}@{UPPER_DOMAIN}>\r\nCall-ID: {call_id}\r\nCSeq: {} {method}\r\n\
              Contact: <sip:{UPPER_ID}@{}>\r\nMax-Forwards: 70\r\n\
-             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+             {extra}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             self.socket.local_addr().unwrap(),
             self.cseq,
             self.cseq,
@@ -831,6 +843,12 @@ async fn a_hostile_upper_gets_errors_and_changes_nothing() {
     upper_peer.request("BYE", &id(1), "nobody", "").await;
     assert_eq!(upper_peer.response().await, 481);
     upper_peer.request("SUBSCRIBE", LOCAL_ID, "s1", "").await;
+    assert_eq!(
+        upper_peer.response().await,
+        489,
+        "SUBSCRIBE without Event: Catalog"
+    );
+    upper_peer.request("INFO", LOCAL_ID, "f1", "").await;
     assert_eq!(upper_peer.response().await, 405);
     assert!(
         live.subscribed.lock().unwrap().is_empty(),
@@ -966,6 +984,90 @@ async fn refreshes_before_expiry_and_says_why_it_cannot() {
     let why = offline.last_error.unwrap();
     assert!(why.contains("SHA-256") && why.contains("MD5 only"), "{why}");
     assert_eq!(handle.state().registrations, 1);
+    shutdown.cancel();
+    running.await.unwrap();
+}
+
+/// The upper subscribes to the catalog: changes come as NOTIFY in the
+/// subscription's dialog; unsubscribed (`Expires: 0`), as MESSAGE again.
+#[tokio::test]
+async fn a_catalog_subscription_gets_changes_as_notify() {
+    let (catalog, live) = node(Codec::H264);
+    let mut upper_peer = RawUpper {
+        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+        vfed: None,
+        keepalives: 0,
+        cseq: 0,
+    };
+    let mut options = UpperOptions::new(
+        UPPER_ID,
+        UPPER_DOMAIN,
+        upper_peer.socket.local_addr().unwrap(),
+        LOCAL_ID,
+        PASSWORD,
+    );
+    options.local_ip = [127, 0, 0, 1].into();
+    let (mut handle, task) = upper(options, catalog.clone(), live).unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(task.run(shutdown.clone()));
+    let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    upper_peer
+        .reply(&first, "200 OK", "Expires: 3600\r\n")
+        .await;
+    wait_status(
+        &mut handle,
+        UpperStatus::Registered,
+        Duration::from_secs(5),
+        "registered",
+    )
+    .await;
+
+    let body = query("Catalog", 9, LOCAL_ID);
+    let presence = "Event: presence\r\nExpires: 600\r\n";
+    upper_peer
+        .request_with("SUBSCRIBE", LOCAL_ID, "sub0", presence, &body)
+        .await;
+    assert_eq!(upper_peer.response().await, 489);
+    let catalog_event = "Event: Catalog;id=1\r\nExpires: 600\r\n";
+    upper_peer
+        .request_with("SUBSCRIBE", LOCAL_ID, "sub1", catalog_event, &body)
+        .await;
+    let ok = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (ok.status(), ok.headers.get("expires")),
+        (Some(200), Some("600"))
+    );
+
+    catalog.change(2, ChangeEvent::On, |d| d.online = true);
+    let notify = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(notify.method().map(|m| m.as_str()), Some("NOTIFY"));
+    assert_eq!(notify.call_id(), Some("sub1"));
+    assert_eq!(notify.headers.get("event"), Some("Catalog;id=1"));
+    assert!(
+        notify
+            .headers
+            .get("subscription-state")
+            .unwrap()
+            .starts_with("active")
+    );
+    let (text, _) = decode(&notify.body);
+    let root = tree::parse(&text).unwrap();
+    let item = items(&root)[0];
+    assert_eq!(
+        (item.field("DeviceID"), item.field("Event")),
+        (Some(id(2).as_str()), Some("ON"))
+    );
+    upper_peer.reply(&notify, "200 OK", "").await;
+
+    let unsubscribe = "Event: Catalog;id=1\r\nExpires: 0\r\n";
+    upper_peer
+        .request_with("SUBSCRIBE", LOCAL_ID, "sub1", unsubscribe, &body)
+        .await;
+    assert_eq!(upper_peer.response().await, 200);
+    catalog.change(3, ChangeEvent::Off, |d| d.online = false);
+    let message = upper_peer.next(Duration::from_secs(5)).await.unwrap();
+    let (root, _) = manscdp(&message).expect("a MESSAGE once unsubscribed");
+    assert_eq!(items(&root)[0].field("Event"), Some("OFF"));
     shutdown.cancel();
     running.await.unwrap();
 }

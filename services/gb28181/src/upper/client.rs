@@ -21,6 +21,7 @@ use super::options::UpperOptions;
 use super::session::Sessions;
 use super::sources::{CatalogChange, ChangeEvent, LiveSource, SharedCatalog, SharedDevice};
 use super::state::{StateCell, UpperStatus};
+use super::subscription::Subscription;
 use crate::retransmit::Retransmissions;
 use crate::sip::address::header_param;
 use crate::sip::build::{OutgoingRequest, response};
@@ -61,6 +62,7 @@ pub(crate) struct Client {
     announced: HashSet<String>,
     last_catalog: Option<(u32, Instant)>,
     expires: u32,
+    pub(crate) subscription: Option<Subscription>,
 }
 
 fn token() -> String {
@@ -97,6 +99,7 @@ impl Client {
             announced: HashSet::new(),
             last_catalog: None,
             expires: 0,
+            subscription: None,
         }
     }
 
@@ -198,6 +201,7 @@ impl Client {
         self.link = None;
         self.retransmit = Retransmissions::default();
         self.keepalive_pending = None;
+        self.subscription = None;
         self.misses = 0;
         self.phase = Phase::Down {
             retry_at: Instant::now() + self.backoff,
@@ -463,6 +467,7 @@ impl Client {
             Method::Ack => self.on_ack(&request),
             Method::Bye | Method::Cancel => self.on_bye(&request).await,
             Method::Options => self.answer(&request, 200, "OK", None).await,
+            Method::Subscribe => self.on_subscribe(&request).await,
             Method::Register => {}
             _ => self.answer(&request, 405, "Method Not Allowed", None).await,
         }
@@ -606,6 +611,13 @@ impl Client {
         };
         self.sn = self.sn.wrapping_add(1);
         let xml = body::catalog_notify(self.sn, &self.options.local_id, &change.device, event);
-        self.send_manscdp(&xml).await;
+        match self.subscription.clone() {
+            Some(subscription) if subscription.active(Instant::now()) => {
+                self.notify(&subscription, &xml).await;
+            }
+            _ => {
+                self.send_manscdp(&xml).await;
+            }
+        }
     }
 }

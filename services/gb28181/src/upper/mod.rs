@@ -19,6 +19,7 @@ mod sender;
 mod session;
 mod sources;
 mod state;
+mod subscription;
 
 use std::sync::Arc;
 
