@@ -632,6 +632,34 @@ struct RawUpper {
 }
 
 impl RawUpper {
+    /// A raw upper on a fresh socket and vfed's link to it (`configure`
+    /// adjusts the options), running until the token is cancelled.
+    async fn link(
+        catalog: Arc<Catalog>,
+        live: Arc<Live>,
+        configure: impl FnOnce(&mut UpperOptions),
+    ) -> (
+        Self,
+        UpperHandle,
+        CancellationToken,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let peer = Self {
+            socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            vfed: None,
+            keepalives: 0,
+            cseq: 0,
+        };
+        let address = peer.socket.local_addr().unwrap();
+        let mut options = UpperOptions::new(UPPER_ID, UPPER_DOMAIN, address, LOCAL_ID, PASSWORD);
+        options.local_ip = [127, 0, 0, 1].into();
+        configure(&mut options);
+        let (handle, task) = upper(options, catalog, live).unwrap();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(task.run(shutdown.clone()));
+        (peer, handle, shutdown, running)
+    }
+
     /// The next message that is not a keepalive (answered 200); `None`
     /// after `wait` of silence.
     async fn next(&mut self, wait: Duration) -> Option<Message> {
@@ -680,6 +708,22 @@ impl RawUpper {
             .send_to(bytes, self.vfed.expect("vfed has spoken"))
             .await
             .unwrap();
+    }
+
+    /// Answers vfed's first REGISTER 200 with `expires` (no challenge) and
+    /// waits for the link to say registered; the REGISTER.
+    async fn registered(&mut self, handle: &mut UpperHandle, expires: u32) -> Message {
+        let first = self.next(Duration::from_secs(5)).await.unwrap();
+        let granted = format!("Expires: {expires}\r\n");
+        self.reply(&first, "200 OK", &granted).await;
+        wait_status(
+            handle,
+            UpperStatus::Registered,
+            Duration::from_secs(5),
+            "registered",
+        )
+        .await;
+        first
     }
 
     /// Sends a request with `body`; `call_id` names its dialog.
@@ -740,25 +784,12 @@ fn offer(port: u16, session: &str, ssrc: &str) -> String {
 #[tokio::test]
 async fn a_hostile_upper_gets_errors_and_changes_nothing() {
     let (catalog, live) = node(Codec::H264);
-    let mut upper_peer = RawUpper {
-        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-        vfed: None,
-        keepalives: 0,
-        cseq: 0,
-    };
-    let mut options = UpperOptions::new(
-        UPPER_ID,
-        UPPER_DOMAIN,
-        upper_peer.socket.local_addr().unwrap(),
-        LOCAL_ID,
-        PASSWORD,
-    );
-    options.local_ip = [127, 0, 0, 1].into();
-    options.keepalive_interval = Duration::from_millis(300);
-    options.max_sessions = 1;
-    let (mut handle, task) = upper(options, catalog.clone(), live.clone()).unwrap();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(task.run(shutdown.clone()));
+    let (mut upper_peer, mut handle, shutdown, running) =
+        RawUpper::link(catalog.clone(), live.clone(), |options| {
+            options.keepalive_interval = Duration::from_millis(300);
+            options.max_sessions = 1;
+        })
+        .await;
 
     // Registration: challenge, then the digest checked by the registrar's code.
     let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
@@ -928,34 +959,13 @@ async fn a_hostile_upper_gets_errors_and_changes_nothing() {
 #[tokio::test]
 async fn refreshes_before_expiry_and_says_why_it_cannot() {
     let (catalog, live) = node(Codec::H264);
-    let mut upper_peer = RawUpper {
-        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-        vfed: None,
-        keepalives: 0,
-        cseq: 0,
-    };
-    let mut options = UpperOptions::new(
-        UPPER_ID,
-        UPPER_DOMAIN,
-        upper_peer.socket.local_addr().unwrap(),
-        LOCAL_ID,
-        PASSWORD,
-    );
-    options.local_ip = [127, 0, 0, 1].into();
-    options.keepalive_interval = Duration::from_secs(2);
-    let (mut handle, task) = upper(options, catalog, live).unwrap();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(task.run(shutdown.clone()));
+    let (mut upper_peer, mut handle, shutdown, running) =
+        RawUpper::link(catalog, live, |options| {
+            options.keepalive_interval = Duration::from_secs(2);
+        })
+        .await;
 
-    let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
-    upper_peer.reply(&first, "200 OK", "Expires: 1\r\n").await;
-    wait_status(
-        &mut handle,
-        UpperStatus::Registered,
-        Duration::from_secs(5),
-        "registered",
-    )
-    .await;
+    let first = upper_peer.registered(&mut handle, 1).await;
     let granted_at = tokio::time::Instant::now();
     let refresh = upper_peer.next(Duration::from_secs(12)).await.unwrap();
     let waited = granted_at.elapsed();
@@ -993,34 +1003,9 @@ async fn refreshes_before_expiry_and_says_why_it_cannot() {
 #[tokio::test]
 async fn a_catalog_subscription_gets_changes_as_notify() {
     let (catalog, live) = node(Codec::H264);
-    let mut upper_peer = RawUpper {
-        socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-        vfed: None,
-        keepalives: 0,
-        cseq: 0,
-    };
-    let mut options = UpperOptions::new(
-        UPPER_ID,
-        UPPER_DOMAIN,
-        upper_peer.socket.local_addr().unwrap(),
-        LOCAL_ID,
-        PASSWORD,
-    );
-    options.local_ip = [127, 0, 0, 1].into();
-    let (mut handle, task) = upper(options, catalog.clone(), live).unwrap();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(task.run(shutdown.clone()));
-    let first = upper_peer.next(Duration::from_secs(5)).await.unwrap();
-    upper_peer
-        .reply(&first, "200 OK", "Expires: 3600\r\n")
-        .await;
-    wait_status(
-        &mut handle,
-        UpperStatus::Registered,
-        Duration::from_secs(5),
-        "registered",
-    )
-    .await;
+    let (mut upper_peer, mut handle, shutdown, running) =
+        RawUpper::link(catalog.clone(), live, |_| {}).await;
+    upper_peer.registered(&mut handle, 3600).await;
 
     let body = query("Catalog", 9, LOCAL_ID);
     let presence = "Event: presence\r\nExpires: 600\r\n";
