@@ -1,7 +1,8 @@
 //! Fuzz targets and seeds of the GB/T 28181 access point
 //! (services/gb28181): the SIP parser and TCP framer, digest credentials,
 //! the MANSCDP body reader and the PS demuxer, all fed by devices on the
-//! network.
+//! network; and what an upper platform sends the node (queries, INVITE
+//! offers, digest challenges: [`upper`]).
 
 use vfed_gb28181::digest::Credentials;
 use vfed_gb28181::manscdp::ManscdpBody;
@@ -9,6 +10,9 @@ use vfed_gb28181::ps::{PsDemuxer, mux_frame};
 use vfed_gb28181::rtp::{self, FrameCollector, TcpDeframer};
 use vfed_gb28181::sip::parse::head_for_answer;
 use vfed_gb28181::sip::{Limits, StreamFramer, parse_message};
+use vfed_gb28181::upper::Challenge;
+use vfed_gb28181::upper::body::read_query;
+use vfed_gb28181::upper::invite::{MediaMode, parse_offer};
 use vfed_media::Codec;
 
 /// SIP messages as datagrams and as a TCP stream split at every 7th byte;
@@ -151,4 +155,37 @@ pub fn manscdp_seeds() -> Vec<Vec<u8>> {
         <Result>OK</Result></Response>";
     let keepalive = "<Notify><CmdType>Keepalive</CmdType><SN>1</SN><DeviceID>1</DeviceID></Notify>";
     vec![catalog.into(), gb, info.into(), keepalive.into()]
+}
+
+/// What an upper platform sends a lower one: the same bytes as a MANSCDP
+/// query, an INVITE's SDP offer and a digest challenge; what is accepted
+/// keeps its rules (a 20-digit DeviceID, a media port unless vfed listens,
+/// a bounded nonce), and the challenge's answer is computed.
+pub fn upper(data: &[u8]) {
+    if let Ok(query) = read_query(data) {
+        assert!(query.device_id.len() == 20 && query.cmd_type.len() <= 32);
+    }
+    if let Ok(offer) = parse_offer(data) {
+        assert!(offer.port != 0 || offer.mode == MediaMode::TcpPassive);
+        assert!(offer.payload_type < 128);
+    }
+    if let Ok(challenge) = Challenge::parse(&String::from_utf8_lossy(data)) {
+        assert!(!challenge.nonce.is_empty() && challenge.nonce.len() <= 256);
+        let _ = challenge.answer("REGISTER", "sip:a@b", "34020000002000000001", "pw");
+    }
+}
+
+/// Seeds of [`upper`]: a catalog query, a TCP offer, a challenge with qop.
+pub fn upper_seeds() -> Vec<Vec<u8>> {
+    vec![
+        b"<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Query>\r\n<CmdType>Catalog</CmdType>\r\n\
+          <SN>17</SN>\r\n<DeviceID>34020000002000000001</DeviceID>\r\n</Query>\r\n"
+            .to_vec(),
+        b"v=0\r\no=44010000002000000001 0 0 IN IP4 10.0.0.1\r\ns=Play\r\nc=IN IP4 10.0.0.1\r\n\
+          t=0 0\r\nm=video 30000 TCP/RTP/AVP 96\r\na=recvonly\r\na=setup:active\r\n\
+          a=rtpmap:96 PS/90000\r\ny=0100000001\r\n"
+            .to_vec(),
+        b"Digest realm=\"4401000000\", nonce=\"abc\", qop=\"auth,auth-int\", algorithm=MD5, opaque=\"o\""
+            .to_vec(),
+    ]
 }

@@ -31,3 +31,13 @@ fn ps() {
         Campaign::default(),
     );
 }
+
+#[test]
+fn upper() {
+    run(
+        "gb28181_upper",
+        gb28181::upper,
+        &gb28181::upper_seeds(),
+        Campaign::default(),
+    );
+}

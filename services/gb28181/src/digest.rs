@@ -165,7 +165,7 @@ impl Credentials {
 }
 
 /// Splits `a="x, y", b=z` into pairs, honouring quotes and escapes.
-fn auth_params(text: &str) -> Vec<(String, String)> {
+pub(crate) fn auth_params(text: &str) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     let mut chars = text.chars().peekable();
     while pairs.len() < 32 {

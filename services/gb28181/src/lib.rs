@@ -26,6 +26,7 @@ pub mod sdp;
 mod sinks;
 pub mod sip;
 mod transport;
+pub mod upper;
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;

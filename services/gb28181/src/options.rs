@@ -122,13 +122,7 @@ impl Options {
                 rule: e.to_string(),
             });
         }
-        if self.domain.is_empty()
-            || self.domain.len() > 64
-            || !self
-                .domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        {
+        if !is_plain_domain(&self.domain) {
             return invalid("domain", "1-64 letters, digits, '.' or '-'");
         }
         if self.keepalive_interval < Duration::from_millis(100) {
@@ -183,4 +177,13 @@ impl Options {
     pub fn offline_after(&self) -> Duration {
         self.keepalive_interval * self.keepalive_misses
     }
+}
+
+/// A SIP domain as GB/T 28181 uses it: 1-64 letters, digits, '.' or '-'.
+pub(crate) fn is_plain_domain(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= 64
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }

@@ -328,7 +328,8 @@ fn extend(previous: Option<i64>, raw: i64) -> i64 {
 
 /// Writes a PS frame the way GB/T 28181 devices do (pack header, PSM on
 /// keyframes, PES packets of at most 65,000 bytes, only the first with a
-/// PTS). For tests and the fuzz seeds; vfed does not send PS yet.
+/// PTS). What vfed sends upper platforms ([`crate::upper`]), and the
+/// tests' and fuzz seeds' input.
 pub fn mux_frame(codec: Codec, pts: i64, annexb: &[u8], with_map: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(annexb.len() + 64);
     let scr = pts.rem_euclid(WRAP) as u64;

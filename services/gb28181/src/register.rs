@@ -170,7 +170,7 @@ fn requested_expires(request: &Message) -> Result<Option<u32>, &'static str> {
 }
 
 /// The Date GB/T 28181 devices set their clocks from (§9.10.1), UTC.
-fn gb_date() -> String {
+pub(crate) fn gb_date() -> String {
     let now = time::OffsetDateTime::now_utc();
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]"
