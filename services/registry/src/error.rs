@@ -1,6 +1,7 @@
 //! The registry's error type and its mapping to gRPC status codes.
 
 use tonic::{Code, Status};
+use vfed_authz::RefusalDetails;
 use vfed_store::StoreError;
 
 /// Why a registry call failed.
@@ -87,6 +88,14 @@ impl From<RegistryError> for Status {
             RegistryError::Store(e) if e.is_transient() => Code::Unavailable,
             RegistryError::Store(_) | RegistryError::Corrupt { .. } => Code::Internal,
         };
-        Status::new(code, err.to_string())
+        match &err {
+            RegistryError::Invalid {
+                field,
+                rule,
+                requirement,
+            } => RefusalDetails::new(field, rule, requirement.unwrap_or_default())
+                .to_status(code, err.to_string()),
+            _ => Status::new(code, err.to_string()),
+        }
     }
 }
