@@ -119,8 +119,12 @@ pub async fn run(sizes: Sizes) -> anyhow::Result<Section> {
         .login("bench", password, Duration::from_secs(3600), None)
         .await?
         .token;
-    let gate = Gate::new(accounts, Arc::new(DiscardAudit), Arc::new(RoleOnlyPolicy))
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let gate = Gate::new(
+        Arc::new(accounts),
+        Arc::new(DiscardAudit),
+        Arc::new(RoleOnlyPolicy),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let layer = AuthLayer::new(gate);
     let mut with_p50 = Vec::new();
     let mut with_p99 = Vec::new();

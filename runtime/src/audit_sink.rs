@@ -2,7 +2,7 @@
 
 use vfed_audit::AuditRecord;
 use vfed_auditing::AuditTrail;
-use vfed_auth::{AuditSink, BoxFuture};
+use vfed_authz::{AuditSink, BoxFuture};
 
 /// Writes the layer's records to the node's trail.
 pub struct TrailSink(pub AuditTrail);

@@ -12,7 +12,7 @@ use vfed_archive::export::{ApprovedRequests, Countersigned, LoggedManifest, Mani
 use vfed_audit::AuditRecord;
 use vfed_audit::merkle::Hash;
 use vfed_auditing::AuditTrail;
-use vfed_auth::Principal;
+use vfed_authz::Principal;
 use vfed_config::Config;
 use vfed_evidence::manifest::{LegalDocument, Request, Signer};
 use vfed_evidence::verify::MANIFEST_ACTIONS;
@@ -151,7 +151,11 @@ impl ManifestLog for Manifests {
 
     async fn countersigned(&self) -> Result<Countersigned, Status> {
         let Some(parent_id) = &self.parent_id else {
-            return Err(Status::failed_precondition(
+            return Err(vfed_authz::refused(
+                tonic::Code::FailedPrecondition,
+                "",
+                "this node has no parent to countersign its audit log",
+                "R18.6",
                 "this node has no parent to countersign its audit log, so its recordings cannot be proven to an outside verifier (R18.6); nothing was released",
             ));
         };
@@ -159,9 +163,15 @@ impl ManifestLog for Manifests {
         let checkpoint = vfed_auditing::read_countersigned(dir)
             .map_err(failed)?
             .ok_or_else(|| {
-                Status::failed_precondition(format!(
-                    "no checkpoint of this node's audit log is countersigned by its parent {parent_id} yet (R18.6); retry after the next shipment (audit.checkpoint_interval)"
-                ))
+                vfed_authz::refused(
+                    tonic::Code::FailedPrecondition,
+                    "",
+                    "no checkpoint of this node's audit log is countersigned by its parent yet",
+                    "R18.6",
+                    format!(
+                        "no checkpoint of this node's audit log is countersigned by its parent {parent_id} yet (R18.6); retry after the next shipment (audit.checkpoint_interval)"
+                    ),
+                )
             })?;
         let parent_key = vfed_auditing::read_parent_key(dir)
             .map_err(failed)?

@@ -38,7 +38,7 @@ pub struct Services {
 /// Serves until `shutdown`, then drains in-flight calls.
 pub async fn serve(
     services: Services,
-    auth: vfed_auth::AuthLayer,
+    auth: vfed_authz::AuthLayer,
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     limits: vfed_config::GrpcLimits,

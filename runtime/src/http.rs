@@ -35,7 +35,7 @@ pub async fn serve(
     listener: TcpListener,
     metrics: Registry,
     media: Router,
-    guard: vfed_auth::HttpGuard,
+    guard: vfed_authz::HttpGuard,
     limits: HttpLimits,
     shutdown: CancellationToken,
     node_id: String,

@@ -1,8 +1,8 @@
 //! The relay's subscriber policy in this process: the node's one live-view
-//! tracker ([`vfed_auth::LiveViews`], shared with HLS) decides and audits
+//! tracker ([`vfed_authz::LiveViews`], shared with HLS) decides and audits
 //! each person's QUIC subscription (R13, R14.5).
 
-use vfed_auth::LiveViews;
+use vfed_authz::LiveViews;
 use vfed_pki::Identity;
 use vfed_relay::{StreamKey, SubscriberPolicy};
 

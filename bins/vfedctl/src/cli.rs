@@ -23,7 +23,8 @@ VFEDCTL_* environment variables), or point --demo at the data directory of \
 
 The server checks every rule; when it refuses a request its message (which \
 names the field, the rule and the requirement, e.g. R7) is printed verbatim \
-as `error: <message>`.";
+as `error: <message>`; with -o json, as a JSON object whose field, rule and \
+requirement come from the refusal's structured details.";
 
 const AFTER_HELP: &str = "\
 Exit codes:

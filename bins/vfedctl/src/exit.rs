@@ -2,6 +2,9 @@
 //!
 //! * 1: the server refused the request (a gRPC status); its message is
 //!   printed verbatim, it names the field, rule and requirement (e.g. R7);
+//!   with `-o json` the refusal is printed as one JSON object whose
+//!   `field`, `rule` and `requirement` come from the status's structured
+//!   details ([`vfed_authz::RefusalDetails`]), not from the message text;
 //! * 2: usage error (bad flags, bad `--file`, missing connection settings,
 //!   an unreadable `--ca/--cert/--key` file);
 //! * 3: connection or TLS failure (the TLS reason is printed), also after
@@ -172,13 +175,43 @@ fn classify_status(status: &tonic::Status) -> (u8, String) {
     }
 }
 
-/// Prints `error: <message>` to stderr and returns the matching exit code.
-pub fn report(error: &anyhow::Error) -> ExitCode {
+/// The server's refusal in `error`, if any, as JSON: its code and message,
+/// and the field, rule and requirement of its structured details.
+pub fn refusal_json(error: &anyhow::Error) -> Option<serde_json::Value> {
+    let status = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<tonic::Status>())?;
+    if std::error::Error::source(status).is_some() {
+        return None;
+    }
+    let details = vfed_authz::RefusalDetails::of(status).unwrap_or_default();
+    let text = |s: &str| crate::redact::secrets(s).into_owned();
+    Some(serde_json::json!({
+        "error": {
+            "code": format!("{:?}", status.code()),
+            "message": text(status.message()),
+            "field": text(&details.field),
+            "rule": text(&details.rule),
+            "requirement": details.requirement,
+        }
+    }))
+}
+
+/// Prints `error: <message>` to stderr (with `json`, a refusal as the
+/// object of [`refusal_json`]) and returns the matching exit code.
+pub fn report(error: &anyhow::Error, json: bool) -> ExitCode {
     let (code, message) = classify(error);
-    eprintln!(
-        "error: {}",
-        crate::escape::for_terminal(&crate::redact::secrets(&message))
-    );
+    if json
+        && code == EXIT_REFUSED
+        && let Some(refusal) = refusal_json(error)
+    {
+        eprintln!("{refusal:#}");
+    } else {
+        eprintln!(
+            "error: {}",
+            crate::escape::for_terminal(&crate::redact::secrets(&message))
+        );
+    }
     ExitCode::from(code)
 }
 
@@ -199,6 +232,28 @@ mod tests {
                 "location_type: toilet is a prohibited place (R7)".to_owned()
             )
         );
+    }
+
+    #[test]
+    fn refusal_json_comes_from_the_details() {
+        let status = vfed_authz::refused(
+            Code::InvalidArgument,
+            "spec.location_type",
+            "toilet is a prohibited location",
+            "R7",
+            "spec.location_type: toilet is a prohibited location [R7]; nothing was changed",
+        );
+        let error = anyhow::Error::from(status).context("registering device");
+        let json = refusal_json(&error).unwrap_or_default();
+        assert_eq!(json["error"]["code"], "InvalidArgument");
+        assert_eq!(json["error"]["field"], "spec.location_type");
+        assert_eq!(json["error"]["rule"], "toilet is a prohibited location");
+        assert_eq!(json["error"]["requirement"], "R7");
+        // No details: the message only, nothing parsed out of it.
+        let error = anyhow::Error::from(tonic::Status::permission_denied("x (R16)"));
+        let json = refusal_json(&error).unwrap_or_default();
+        assert_eq!(json["error"]["message"], "x (R16)");
+        assert_eq!(json["error"]["requirement"], "");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! or `--demo DIR [--node ...]`) and prints tables (default) or JSON (`-o json`).
 //!
 //! Exit codes: 0 success, 1 refused by the server (its message is printed
-//! verbatim), 2 usage error, 3 connection or TLS failure, 4 tampered audit
+//! verbatim; with `-o json`, with its field, rule and requirement from the
+//! status's details), 2 usage error, 3 connection or TLS failure, 4 tampered audit
 //! log, 5 expired stored login (see `exit`).
 #![forbid(unsafe_code)]
 
@@ -33,6 +34,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let json = matches!(
+        cli.global.output,
+        Some(output::OutputArg::Format(output::Format::Json))
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,6 +50,6 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => exit::report(&e),
+        Err(e) => exit::report(&e, json),
     }
 }

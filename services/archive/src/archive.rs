@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use vfed_audit::AuditRecord;
-use vfed_auth::AuditSink;
+use vfed_authz::AuditSink;
 use vfed_relay::Relay;
 
 use crate::error::{ArchiveError, check_device_id, check_profile};
@@ -412,7 +412,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut options = ArchiveOptions::new(dir.path(), "54050200002000000001");
         options.seal = false;
-        let archive = Archive::open(options, Arc::new(vfed_auth::DiscardAudit))
+        let archive = Archive::open(options, Arc::new(vfed_authz::DiscardAudit))
             .await
             .unwrap();
         let since = now_unix_ms() + 60_000;

@@ -1,6 +1,7 @@
 //! The archive's error type and its mapping to gRPC status codes.
 
 use tonic::{Code, Status};
+use vfed_authz::RefusalDetails;
 
 /// Why an archive call failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +39,12 @@ impl From<ArchiveError> for Status {
             ArchiveError::NotFound(_) => Code::NotFound,
             ArchiveError::Io(_) => Code::Unavailable,
         };
-        Status::new(code, error.to_string())
+        match &error {
+            ArchiveError::Invalid { field, rule } => {
+                RefusalDetails::new(*field, rule, "").to_status(code, error.to_string())
+            }
+            _ => Status::new(code, error.to_string()),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 use vfed_audit::AuditRecord;
-use vfed_auth::principal_of;
+use vfed_authz::principal_of;
 use vfed_evidence::layout::{MANIFEST_FILE, NODE_KEY_FILE, PARENT_KEY_FILE};
 use vfed_evidence::manifest::{FORMAT, Manifest, OtherFile, Range};
 use vfed_proto::archive::v1 as pb;
@@ -177,7 +177,7 @@ impl EvidenceService {
     /// Checks, plans and proves the package of request `id` for `caller`.
     async fn prepare(
         &self,
-        caller: &vfed_auth::Principal,
+        caller: &vfed_authz::Principal,
         id: &str,
         output_dir: String,
     ) -> Result<Package, Status> {

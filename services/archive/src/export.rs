@@ -12,7 +12,7 @@ use std::path::Path;
 use tonic::Status;
 use vfed_audit::merkle::Hash;
 use vfed_audit::{Checkpoint, PublicKey};
-use vfed_auth::Principal;
+use vfed_authz::Principal;
 use vfed_evidence::manifest::{FileEntry, SourceFragment};
 use vfed_evidence::proof::TlogProof;
 
@@ -170,9 +170,15 @@ pub async fn prove(
     for file in files.iter_mut() {
         let source = &file.entry.source;
         let manifest = logged.get(source).ok_or_else(|| {
-            Status::failed_precondition(format!(
-                "{source}: its manifest is not in the audit log yet (R18.6); retry in a few seconds"
-            ))
+            vfed_authz::refused(
+                tonic::Code::FailedPrecondition,
+                "",
+                &format!("{source}: its manifest is not in the audit log yet"),
+                "R18.6",
+                format!(
+                    "{source}: its manifest is not in the audit log yet (R18.6); retry in a few seconds"
+                ),
+            )
         })?;
         if manifest.index >= size {
             return Err(Status::failed_precondition(format!(

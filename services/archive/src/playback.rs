@@ -28,8 +28,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use vfed_auth::recorded_range::{query_param, recorded_range};
-use vfed_auth::{Principal, ViewBasis};
+use vfed_authz::recorded_range::{query_param, recorded_range};
+use vfed_authz::{Principal, ViewBasis};
 
 use futures::StreamExt;
 use vfed_relay::recorded::{ByteRange, Form, RecordedAnswer, RecordedRequest, RecordedSource};

@@ -2,6 +2,7 @@
 
 use tonic::Status;
 use vfed_audit::AuditError;
+use vfed_authz::RefusalDetails;
 use vfed_store::StoreError;
 
 /// Why an audit trail operation failed.
@@ -50,7 +51,8 @@ impl AuditingError {
 impl From<AuditingError> for Status {
     fn from(error: AuditingError) -> Self {
         match &error {
-            AuditingError::Invalid { .. } => Status::invalid_argument(error.to_string()),
+            AuditingError::Invalid { field, reason } => RefusalDetails::new(*field, reason, "")
+                .to_status(tonic::Code::InvalidArgument, error.to_string()),
             AuditingError::Log(AuditError::ProofRange(_)) => {
                 Status::out_of_range(error.to_string())
             }

@@ -13,7 +13,8 @@ use futures::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
+use vfed_authz::refused;
 use vfed_proto::audit::v1 as pb;
 use vfed_proto::audit::v1::audit_server::Audit;
 
@@ -57,16 +58,29 @@ impl AuditService {
 
     /// The calling child's node code: a node certificate naming a configured child.
     fn child_of<T>(&self, request: &Request<T>) -> Result<String, Status> {
-        let peer = vfed_pki::peer_info(request)
-            .ok_or_else(|| Status::unauthenticated("no client certificate (R18.4)"))?;
+        let peer = vfed_pki::peer_info(request).ok_or_else(|| {
+            refused(
+                Code::Unauthenticated,
+                "",
+                "a child's node certificate is required",
+                "R18.4",
+                "no client certificate (R18.4)",
+            )
+        })?;
         let identity = &peer.identity;
         if identity.is_node() && self.children.contains(&identity.name) {
             Ok(identity.name.clone())
         } else {
-            Err(Status::permission_denied(format!(
-                "{identity} is not a configured child of node {}: only children submit checkpoints (R6.1, R18.4)",
-                self.trail.node_id()
-            )))
+            Err(refused(
+                Code::PermissionDenied,
+                "",
+                "only children submit checkpoints",
+                "R18.4",
+                format!(
+                    "{identity} is not a configured child of node {}: only children submit checkpoints (R6.1, R18.4)",
+                    self.trail.node_id()
+                ),
+            ))
         }
     }
 
@@ -177,15 +191,27 @@ impl Audit for AuditService {
                 countersigned_note: signed.to_note(),
                 verifier_key: self.trail.public_key().to_string(),
             })),
-            Verdict::Flagged(reason) => Err(Status::failed_precondition(format!(
-                "checkpoint of node/{child} refused, the child is flagged: {reason} (R18.6)"
-            ))),
+            Verdict::Flagged(reason) => Err(refused(
+                Code::FailedPrecondition,
+                "note",
+                &format!("the child is flagged: {reason}"),
+                "R18.6",
+                format!(
+                    "checkpoint of node/{child} refused, the child is flagged: {reason} (R18.6)"
+                ),
+            )),
             Verdict::Stale { accepted_size } => {
-                let mut status = Status::failed_precondition(format!(
-                    "previous_size: {} is not the size node {} last accepted ({accepted_size}); resend with a consistency proof from {accepted_size} (R18.6)",
-                    submission.previous_size,
-                    self.trail.node_id()
-                ));
+                let mut status = refused(
+                    Code::FailedPrecondition,
+                    "previous_size",
+                    &format!("is not the size last accepted ({accepted_size})"),
+                    "R18.6",
+                    format!(
+                        "previous_size: {} is not the size node {} last accepted ({accepted_size}); resend with a consistency proof from {accepted_size} (R18.6)",
+                        submission.previous_size,
+                        self.trail.node_id()
+                    ),
+                );
                 status
                     .metadata_mut()
                     .insert(ACCEPTED_SIZE_METADATA, MetadataValue::from(accepted_size));

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use vfed_proto::auth::v1 as pb;
 
 use crate::error::AuthError;
-use crate::role::Role;
+use vfed_authz::Role;
 
 /// A training record (R14.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,19 +42,6 @@ pub struct Account {
     pub created_unix: i64,
     /// Created by whom (`user/<name>` or `bootstrap`).
     pub created_by: String,
-}
-
-impl serde::Serialize for Role {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Role {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 /// Checks a login name: 1-64 of `[a-z0-9._-]`, starting with a letter or digit.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
+use vfed_authz::{AuthenticatedBy, Principal, Role};
 use vfed_pki::{Identity, IdentityKind};
 use vfed_store::{Compare, KeyValue, Op, SharedStore, Txn, WatchEvent, WatchItem};
 
@@ -16,8 +17,6 @@ use crate::account::{Account, validate_name, validate_password};
 use crate::clock::now_unix;
 use crate::error::AuthError;
 use crate::password;
-use crate::principal::{AuthenticatedBy, Principal};
-use crate::role::Role;
 use crate::throttle::{FREE_FAILURES, Hold, LOCK_AFTER, LoginThrottle};
 use crate::token::{Claims, TokenKey};
 

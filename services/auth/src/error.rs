@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use vfed_authz::{RefusalDetails, refused};
+
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -78,7 +80,12 @@ impl From<AuthError> for tonic::Status {
     fn from(e: AuthError) -> Self {
         let message = e.to_string();
         match e {
-            AuthError::Invalid { .. } => tonic::Status::invalid_argument(message),
+            AuthError::Invalid {
+                field,
+                rule,
+                requirement,
+            } => RefusalDetails::new(field, rule, requirement)
+                .to_status(tonic::Code::InvalidArgument, message),
             AuthError::Unauthenticated(_) => tonic::Status::unauthenticated(message),
             AuthError::NotFound(_) => tonic::Status::not_found(message),
             AuthError::AlreadyExists(_) => tonic::Status::already_exists(message),
@@ -92,7 +99,13 @@ impl From<AuthError> for tonic::Status {
                 }
                 status
             }
-            AuthError::Locked(_) => tonic::Status::permission_denied(message),
+            AuthError::Locked(_) => refused(
+                tonic::Code::PermissionDenied,
+                "",
+                &message,
+                "R15.1",
+                &message,
+            ),
             AuthError::Store(_) => tonic::Status::unavailable(message),
             AuthError::Internal(_) => tonic::Status::internal(message),
         }

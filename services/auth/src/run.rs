@@ -13,16 +13,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use vfed_store::SharedStore;
 
-use crate::audit_sink::AuditSink;
+use vfed_authz::{AuditSink, AuthLayer, Gate, HttpGuard, LiveViews, ViewPolicy};
+
 use crate::directory::{AccountOptions, Accounts};
 use crate::error::AuthError;
-use crate::gate::Gate;
-use crate::grpc_layer::AuthLayer;
-use crate::http_guard::HttpGuard;
-use crate::live_views::LiveViews;
 use crate::service::AccountsService;
 use crate::token_key_file::load_or_create_token_key;
-use crate::view::ViewPolicy;
 
 /// What the auth service of a node is (`[auth]`).
 #[derive(Clone, Debug)]
@@ -95,8 +91,8 @@ pub async fn run(
     shutdown: &CancellationToken,
 ) -> Result<RunningAuth, AuthStartError> {
     let accounts = open_accounts(&options, store, shutdown.clone()).await?;
-    let gate =
-        Gate::new(accounts.clone(), peers.audit, peers.views).map_err(AuthStartError::Layer)?;
+    let gate = Gate::new(Arc::new(accounts.clone()), peers.audit, peers.views)
+        .map_err(AuthStartError::Layer)?;
     let live_views = LiveViews::new(gate.clone());
     tasks.spawn(live_views.clone().run(shutdown.clone()));
     Ok(RunningAuth {

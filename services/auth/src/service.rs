@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use tonic::{Request, Response, Status};
+use vfed_authz::{Role, principal_of};
 use vfed_proto::auth::v1 as pb;
 use vfed_proto::auth::v1::accounts_server::Accounts as AccountsApi;
 
 use crate::account::{Account, Training, validate_training};
 use crate::directory::Accounts;
 use crate::error::AuthError;
-use crate::principal::principal_of;
-use crate::role::Role;
 
 /// The gRPC face of [`Accounts`].
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! The registry's error type and its mapping to gRPC status codes.
 
 use tonic::{Code, Status};
+use vfed_authz::RefusalDetails;
 use vfed_store::StoreError;
 
 /// Why a registry call failed.
@@ -41,9 +42,19 @@ pub enum RegistryError {
     /// The call is valid but not in this state.
     #[error("{0}")]
     FailedPrecondition(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    PermissionDenied(String),
+    /// A step refused under a requirement (a missing step, the wrong role):
+    /// the field, the rule and the requirement travel as error details.
+    #[error("{field}: {rule} [{requirement}]; nothing was changed")]
+    Refused {
+        /// `FailedPrecondition` (not in this state) or `PermissionDenied`.
+        code: Code,
+        /// The input the refusal is about, e.g. `id`.
+        field: String,
+        /// The rule, in words.
+        rule: String,
+        /// The requirement, e.g. `R18.11`.
+        requirement: &'static str,
+    },
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -71,6 +82,34 @@ impl RegistryError {
         }
     }
 
+    /// A call valid in itself that the state does not allow yet.
+    pub fn precondition(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        requirement: &'static str,
+    ) -> Self {
+        Self::Refused {
+            code: Code::FailedPrecondition,
+            field: field.into(),
+            rule: rule.into(),
+            requirement,
+        }
+    }
+
+    /// A caller whose role may not take this step.
+    pub fn denied(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        requirement: &'static str,
+    ) -> Self {
+        Self::Refused {
+            code: Code::PermissionDenied,
+            field: field.into(),
+            rule: rule.into(),
+            requirement,
+        }
+    }
+
     /// An invalid field under a general rule.
     pub fn bad(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::Invalid {
@@ -89,10 +128,24 @@ impl From<RegistryError> for Status {
             RegistryError::AlreadyExists(_) => Code::AlreadyExists,
             RegistryError::Conflict { .. } | RegistryError::Raced(_) => Code::Aborted,
             RegistryError::FailedPrecondition(_) => Code::FailedPrecondition,
-            RegistryError::PermissionDenied(_) => Code::PermissionDenied,
+            RegistryError::Refused { code, .. } => *code,
             RegistryError::Store(e) if e.is_transient() => Code::Unavailable,
             RegistryError::Store(_) | RegistryError::Corrupt { .. } => Code::Internal,
         };
-        Status::new(code, err.to_string())
+        match &err {
+            RegistryError::Invalid {
+                field,
+                rule,
+                requirement,
+            } => RefusalDetails::new(field, rule, requirement.unwrap_or_default())
+                .to_status(code, err.to_string()),
+            RegistryError::Refused {
+                field,
+                rule,
+                requirement,
+                ..
+            } => RefusalDetails::new(field, rule, *requirement).to_status(code, err.to_string()),
+            _ => Status::new(code, err.to_string()),
+        }
     }
 }

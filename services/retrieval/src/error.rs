@@ -3,9 +3,11 @@
 //! Every refusal names what is missing and the requirement it comes from,
 //! and says that nothing was changed: the auth layer logs the message as
 //! the refusal's reason in the audit log (R17), and reads the requirement
-//! from the `(R16)` that ends it.
+//! from the status's details (field, rule, requirement:
+//! [`vfed_authz::RefusalDetails`]).
 
 use tonic::{Code, Status};
+use vfed_authz::RefusalDetails;
 use vfed_store::StoreError;
 
 /// The requirement a workflow refusal cites: R16 sets the conditions (R17
@@ -123,7 +125,35 @@ impl RetrievalError {
 
 impl From<RetrievalError> for Status {
     fn from(err: RetrievalError) -> Self {
-        Status::new(err.code(), err.to_string())
+        let details = match &err {
+            RetrievalError::Invalid {
+                field,
+                rule,
+                requirement,
+            } => Some(RefusalDetails::new(field, rule, *requirement)),
+            RetrievalError::NotAllowed {
+                action,
+                condition,
+                requirement,
+            }
+            | RetrievalError::NotNow {
+                action,
+                condition,
+                requirement,
+            } => Some(RefusalDetails::new(
+                "",
+                format!("{action}: {condition}"),
+                *requirement,
+            )),
+            RetrievalError::NotFound(_)
+            | RetrievalError::Busy(_)
+            | RetrievalError::Store(_)
+            | RetrievalError::Corrupt { .. } => None,
+        };
+        match details {
+            Some(details) => details.to_status(err.code(), err.to_string()),
+            None => Status::new(err.code(), err.to_string()),
+        }
     }
 }
 

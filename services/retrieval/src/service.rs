@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
-use vfed_auth::{Principal, principal_of};
+use vfed_authz::{Principal, principal_of};
 use vfed_proto::retrieval::v1 as pb;
 use vfed_proto::retrieval::v1::retrieval_server::Retrieval;
 

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use tonic::Code;
-use vfed_auth::{AuthenticatedBy, Role};
+use vfed_authz::{AuthenticatedBy, Role};
 use vfed_store::SharedStore;
 
 use super::*;

@@ -24,7 +24,7 @@
 //! **Access** is opened only for an approved, unexpired request, and only
 //! to the officers who signed it.
 
-use vfed_auth::{Principal, Role};
+use vfed_authz::{Principal, Role};
 
 use crate::error::RetrievalError;
 use crate::record::{Draft, Grant, Record, Signature, Stage, State};

@@ -1,6 +1,6 @@
 //! Every step x every kind of caller x every state, fresh and expired.
 
-use vfed_auth::{AuthenticatedBy, Principal, Role};
+use vfed_authz::{AuthenticatedBy, Principal, Role};
 
 use super::*;
 use crate::record::LegalDocument;

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use vfed_auth::{Principal, Refusal, ViewBasis, ViewPolicy};
+use vfed_authz::{Principal, Refusal, ViewBasis, ViewPolicy};
 use vfed_gbcode::AreaCode;
 use vfed_store::{SharedStore, WatchEvent, WatchItem, watch_with_resync};
 
@@ -332,7 +332,7 @@ impl ViewPolicy for GrantBook {
 
 #[cfg(test)]
 mod tests {
-    use vfed_auth::{AuthenticatedBy, Role};
+    use vfed_authz::{AuthenticatedBy, Role};
     use vfed_store::{KeyValue, Snapshot, WatchBatch};
 
     use super::*;

@@ -1,6 +1,7 @@
 //! The sharing service's error type and its mapping to gRPC status codes.
 
 use tonic::{Code, Status};
+use vfed_authz::RefusalDetails;
 use vfed_store::StoreError;
 
 /// The requirement every sharing rule comes from.
@@ -57,6 +58,18 @@ impl SharingError {
 
 impl From<SharingError> for Status {
     fn from(err: SharingError) -> Self {
+        let details = match &err {
+            SharingError::Invalid {
+                field,
+                rule,
+                requirement,
+            } => Some(RefusalDetails::new(field, rule, *requirement)),
+            SharingError::NotFound(rule)
+            | SharingError::AlreadyExists(rule)
+            | SharingError::FailedPrecondition(rule)
+            | SharingError::PermissionDenied(rule) => Some(RefusalDetails::new("", rule, R13)),
+            SharingError::Store(_) | SharingError::Corrupt { .. } => None,
+        };
         let code = match &err {
             SharingError::Invalid { .. } => Code::InvalidArgument,
             SharingError::NotFound(_) => Code::NotFound,
@@ -66,6 +79,9 @@ impl From<SharingError> for Status {
             SharingError::Store(e) if e.is_transient() => Code::Unavailable,
             SharingError::Store(_) | SharingError::Corrupt { .. } => Code::Internal,
         };
-        Status::new(code, err.to_string())
+        match details {
+            Some(details) => details.to_status(code, err.to_string()),
+            None => Status::new(code, err.to_string()),
+        }
     }
 }

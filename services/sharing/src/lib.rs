@@ -5,7 +5,7 @@
 //! department viewers see exactly what is granted to their department,
 //! until the grant ends. [`SharingService`] is the gRPC API over the store;
 //! [`GrantBook`] keeps every grant in memory and is the node's
-//! [`vfed_auth::ViewPolicy`]: the auth layer asks it on every HLS request,
+//! [`vfed_authz::ViewPolicy`]: the auth layer asks it on every HLS request,
 //! the relay every second for every QUIC subscription of a person, so a view
 //! ends when its grant expires, is revoked or shortened.
 #![forbid(unsafe_code)]

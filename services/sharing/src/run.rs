@@ -12,7 +12,7 @@ use crate::service::SharingService;
 
 /// A running sharing service.
 pub struct RunningSharing {
-    /// Every grant, deciding live views ([`vfed_auth::ViewPolicy`]).
+    /// Every grant, deciding live views ([`vfed_authz::ViewPolicy`]).
     pub grants: GrantBook,
     /// The `Sharing` gRPC service.
     pub service: SharingService,

@@ -4,7 +4,7 @@
 //! their department to scope what they see.
 
 use tonic::{Request, Response, Status};
-use vfed_auth::{Principal, principal_of};
+use vfed_authz::{Principal, principal_of};
 use vfed_gbcode::AreaCode;
 use vfed_proto::sharing::v1 as pb;
 use vfed_proto::sharing::v1::sharing_server::Sharing;

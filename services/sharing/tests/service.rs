@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Request};
-use vfed_auth::{AuthenticatedBy, Principal, Role, ViewPolicy};
+use vfed_authz::{AuthenticatedBy, Principal, Role, ViewPolicy};
 use vfed_gbcode::AreaCode;
 use vfed_proto::sharing::v1 as pb;
 use vfed_proto::sharing::v1::sharing_server::Sharing;

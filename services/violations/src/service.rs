@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
-use tonic::{Request, Response, Status};
-use vfed_auth::{Role, principal_of};
+use tonic::{Code, Request, Response, Status};
+use vfed_authz::{Role, principal_of, refused};
 use vfed_proto::bounds;
 use vfed_proto::violations::v1 as pb;
 use vfed_proto::violations::v1::violations_server::Violations;
@@ -49,7 +49,13 @@ fn store_error(error: BookError) -> Status {
 }
 
 fn bad(field: &str, rule: &str) -> Status {
-    Status::invalid_argument(format!("{field}: {rule} [R24]; nothing was changed"))
+    refused(
+        Code::InvalidArgument,
+        field,
+        rule,
+        "R24",
+        format!("{field}: {rule} [R24]; nothing was changed"),
+    )
 }
 
 fn kind_to_wire(kind: Kind) -> pb::ViolationKind {
@@ -129,11 +135,18 @@ fn officer<T>(request: &Request<T>, what: &str) -> Result<String, Status> {
     if principal.role == Some(Role::Officer) {
         return Ok(principal.actor());
     }
-    Err(Status::permission_denied(format!(
-        "{what} is the police's: it needs role officer; {} has role {} [R24]; nothing was changed",
+    let rule = format!(
+        "{what} is the police's: it needs role officer; {} has role {}",
         principal.actor(),
         principal.role.map_or("node", Role::name)
-    )))
+    );
+    Err(refused(
+        Code::PermissionDenied,
+        "caller",
+        &rule,
+        "R24",
+        format!("{rule} [R24]; nothing was changed"),
+    ))
 }
 
 fn note(value: &str, required: bool) -> Result<String, Status> {
@@ -189,9 +202,14 @@ impl ViolationsService {
             )));
         }
         if decision.closed.is_some() {
-            return Err(Status::failed_precondition(format!(
-                "id: violation {id} is closed [R24]; nothing was changed"
-            )));
+            let rule = format!("violation {id} is closed");
+            return Err(refused(
+                Code::FailedPrecondition,
+                "id",
+                &rule,
+                "R24",
+                format!("id: {rule} [R24]; nothing was changed"),
+            ));
         }
         Ok((finding, decision, revision))
     }

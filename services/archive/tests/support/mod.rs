@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vfed_audit::AuditRecord;
-use vfed_auth::{AuditSink, BoxFuture};
+use vfed_authz::{AuditSink, BoxFuture};
 use vfed_media::AnnexBFile;
 use vfed_relay::{Relay, RelayOptions, Resolver, Route, StreamKey};
 

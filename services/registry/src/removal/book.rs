@@ -75,10 +75,14 @@ impl Book {
             return Ok(());
         }
         match self.open_of(&record.device_id).await? {
-            Some(id) => Err(RegistryError::FailedPrecondition(format!(
-                "device_id: device {} has an open request {id}; it must take effect first [R18.11]; nothing was changed",
-                record.device_id
-            ))),
+            Some(id) => Err(RegistryError::precondition(
+                "device_id",
+                format!(
+                    "device {} has an open request {id}; it must take effect first",
+                    record.device_id
+                ),
+                "R18.11",
+            )),
             None => Err(changed(record)),
         }
     }

@@ -8,7 +8,7 @@
 
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
-use vfed_auth::{Role, principal_of};
+use vfed_authz::{Role, principal_of};
 use vfed_proto::bounds;
 use vfed_proto::registry::v1 as pb;
 use vfed_proto::registry::v1::removals_server::Removals;
@@ -135,10 +135,14 @@ impl RemovalService {
             return Ok(device);
         }
         match self.catalog.get(id).await? {
-            Some(remote) => Err(RegistryError::FailedPrecondition(format!(
-                "device_id: device {id} is registered at node {}; its removal or move is requested there [R18.11]; nothing was changed",
-                remote.entry.origin_node_id
-            ))),
+            Some(remote) => Err(RegistryError::precondition(
+                "device_id",
+                format!(
+                    "device {id} is registered at node {}; its removal or move is requested there",
+                    remote.entry.origin_node_id
+                ),
+                "R18.11",
+            )),
             None => Err(RegistryError::NotFound(id.to_owned())),
         }
     }
@@ -243,15 +247,23 @@ impl RemovalService {
         let open = self.book.open_of(device_id).await?;
         let Some(id) = open else {
             self.local_device(device_id).await?;
-            return Err(RegistryError::FailedPrecondition(format!(
-                "id: device {device_id} has no removal request: request it, have an administrator approve it and record the report to the filing police office first [R18.11]; nothing was changed"
-            )));
+            return Err(RegistryError::precondition(
+                "id",
+                format!(
+                    "device {device_id} has no removal request: request it, have an administrator approve it and record the report to the filing police office first"
+                ),
+                "R18.11",
+            ));
         };
         let (record, _) = self.read(&id).await?;
         if record.kind != RemovalKind::Remove {
-            return Err(RegistryError::FailedPrecondition(format!(
-                "id: device {device_id}'s open request {id} is a relocation; complete it with CompleteRemoval [R18.11]; nothing was changed"
-            )));
+            return Err(RegistryError::precondition(
+                "id",
+                format!(
+                    "device {device_id}'s open request {id} is a relocation; complete it with CompleteRemoval"
+                ),
+                "R18.11",
+            ));
         }
         self.complete(caller, &id).await
     }

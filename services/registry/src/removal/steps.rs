@@ -21,11 +21,15 @@ pub struct Caller {
 }
 
 fn not_in_stage(record: &RemovalRecord, needed: &str) -> RegistryError {
-    RegistryError::FailedPrecondition(format!(
-        "id: request {} is {}; {needed} [R18.11]; nothing was changed",
-        record.id(),
-        record.stage().name()
-    ))
+    RegistryError::precondition(
+        "id",
+        format!(
+            "request {} is {}; {needed}",
+            record.id(),
+            record.stage().name()
+        ),
+        "R18.11",
+    )
 }
 
 /// Step 2: an administrator other than the requester approves a requested one.
@@ -35,19 +39,27 @@ pub fn approve(
     now_ms: i64,
 ) -> Result<(), RegistryError> {
     if !caller.is_admin {
-        return Err(RegistryError::PermissionDenied(format!(
-            "id: approving a removal or relocation needs role admin; {} has role {} [R18.11]; nothing was changed",
-            caller.actor, caller.role
-        )));
+        return Err(RegistryError::denied(
+            "id",
+            format!(
+                "approving a removal or relocation needs role admin; {} has role {}",
+                caller.actor, caller.role
+            ),
+            "R18.11",
+        ));
     }
     if record.stage() != RemovalStage::Requested {
         return Err(not_in_stage(record, "only a requested one can be approved"));
     }
     if record.requested.by == caller.actor {
-        return Err(RegistryError::PermissionDenied(format!(
-            "id: {} requested this and may not approve it: an administrator other than the requester approves [R18.11]; nothing was changed",
-            caller.actor
-        )));
+        return Err(RegistryError::denied(
+            "id",
+            format!(
+                "{} requested this and may not approve it: an administrator other than the requester approves",
+                caller.actor
+            ),
+            "R18.11",
+        ));
     }
     record.approved = Some(Step {
         by: caller.actor.clone(),

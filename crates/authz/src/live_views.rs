@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use vfed_audit::AuditRecord;
 use vfed_pki::Identity;
 
-use crate::gate::{Gate, requirement_in};
+use crate::gate::Gate;
 use crate::permission::Permission;
 use crate::principal::Principal;
 use crate::view::ViewBasis;
@@ -106,7 +106,7 @@ pub struct LiveViews {
 }
 
 impl LiveViews {
-    /// Views decided by `gate`'s accounts and view policy, logged to its audit sink.
+    /// Views decided by `gate`'s credentials and view policy, logged to its audit sink.
     pub fn new(gate: Arc<Gate>) -> Self {
         LiveViews {
             gate,
@@ -191,22 +191,23 @@ impl LiveViews {
         device: &str,
         stream: &str,
     ) -> Result<(), String> {
-        let refused = |actor: String, reason: String, stop: Option<Box<AuditRecord>>| {
-            if let Some(stop) = stop {
-                self.record_later(*stop);
-            }
-            let requirement = requirement_in(&reason, "R13");
-            self.record_later(
-                AuditRecord::new(actor, "live.view", stream)
-                    .with_destination(Egress::Quic.destination())
-                    .refused(reason.clone(), requirement),
-            );
-            Err(reason)
-        };
-        let Some(principal) = self.gate.accounts.principal_for_certificate(peer) else {
+        let refused =
+            |actor: String, reason: String, requirement: &str, stop: Option<Box<AuditRecord>>| {
+                if let Some(stop) = stop {
+                    self.record_later(*stop);
+                }
+                self.record_later(
+                    AuditRecord::new(actor, "live.view", stream)
+                        .with_destination(Egress::Quic.destination())
+                        .refused(reason.clone(), requirement),
+                );
+                Err(reason)
+            };
+        let Some(principal) = self.gate.credentials.principal_for_certificate(peer) else {
             return refused(
                 peer.to_string(),
                 format!("certificate identity {peer} has no enabled account on this node (R15.1)"),
+                "R15.1",
                 None,
             );
         };
@@ -218,7 +219,12 @@ impl LiveViews {
                 Permission::LiveView,
                 Permission::LiveView.requirement()
             );
-            return refused(principal.actor(), reason, None);
+            return refused(
+                principal.actor(),
+                reason,
+                Permission::LiveView.requirement(),
+                None,
+            );
         }
         let principal = Arc::new(principal);
         match self.look(&principal, device, stream, Egress::Quic) {
@@ -228,7 +234,12 @@ impl LiveViews {
                 }
                 Ok(())
             }
-            Err((refusal, stop)) => refused(principal.actor(), refusal.to_string(), stop),
+            Err((refusal, stop)) => refused(
+                principal.actor(),
+                refusal.to_string(),
+                refusal.requirement,
+                stop,
+            ),
         }
     }
 
@@ -296,15 +307,25 @@ mod tests {
 
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use vfed_store::embedded::{EmbeddedOptions, EmbeddedStore};
-
     use super::*;
     use crate::audit_sink::{AuditSink, BoxFuture};
-    use crate::directory::{AccountOptions, Accounts};
+    use crate::credentials::Credentials;
     use crate::principal::AuthenticatedBy;
     use crate::role::Role;
-    use crate::token::TokenKey;
     use crate::view::{Refusal, ViewPolicy};
+
+    /// A node without accounts: these tests hand the tracker principals.
+    struct NoAccounts;
+
+    impl Credentials for NoAccounts {
+        fn authenticate_token(&self, _token: &str) -> Result<Principal, String> {
+            Err("no accounts".into())
+        }
+
+        fn principal_for_certificate(&self, _identity: &Identity) -> Option<Principal> {
+            None
+        }
+    }
 
     /// The records written, in order.
     #[derive(Default)]
@@ -344,20 +365,15 @@ mod tests {
         }
     }
 
-    async fn tracker(dir: &std::path::Path) -> (LiveViews, Arc<Kept>, Arc<Grant>) {
-        let store = EmbeddedStore::open(dir, EmbeddedOptions::default()).unwrap();
-        let accounts = Accounts::open(
-            store,
-            "54050000002000000001",
-            TokenKey::generate(),
-            AccountOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    fn tracker() -> (LiveViews, Arc<Kept>, Arc<Grant>) {
         let kept = Arc::new(Kept::default());
         let grant = Arc::new(Grant::default());
-        let gate = Gate::new(accounts, Arc::new(kept.clone()), Arc::new(grant.clone())).unwrap();
+        let gate = Gate::new(
+            Arc::new(NoAccounts),
+            Arc::new(kept.clone()),
+            Arc::new(grant.clone()),
+        )
+        .unwrap();
         (LiveViews::new(gate), kept, grant)
     }
 
@@ -377,8 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_view_per_person_stream_and_egress_from_start_to_stop() {
-        let dir = tempfile::tempdir().unwrap();
-        let (views, kept, grant) = tracker(dir.path()).await;
+        let (views, kept, grant) = tracker();
         let person = viewer();
         let hls = Egress::Hls {
             idle: Duration::from_secs(30),
@@ -433,8 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_views_end_and_shutdown_stops_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let (views, kept, _grant) = tracker(dir.path()).await;
+        let (views, kept, _grant) = tracker();
         let person = viewer();
         let idle = Egress::Hls {
             idle: Duration::ZERO,

@@ -118,6 +118,7 @@ impl HttpGuard {
     ) -> Response {
         let denial = Denial::PermissionDenied {
             message: refused.to_string(),
+            rule: refused.reason.clone(),
             requirement: refused.requirement,
         };
         self.gate

@@ -15,7 +15,8 @@ use tracing::Instrument as _;
 use vfed_audit::AuditRecord;
 
 use crate::audit_sink::BoxFuture;
-use crate::gate::{Denial, Gate, requirement_in};
+use crate::gate::{Denial, Gate};
+use crate::refusal_details::{RefusalDetails, refused};
 use crate::table::{Access, AuditClass, method_rule};
 
 /// The layer (see the module docs).
@@ -86,10 +87,12 @@ where
         let path = request.uri().path().to_owned();
         let Some(rule) = method_rule(&path) else {
             return Box::pin(async move {
-                let reason = format!("no permission rule for {path}: refused by default (R15.1)");
+                let rule = format!("no permission rule for {path}: refused by default");
+                let reason = format!("{rule} (R15.1)");
                 gate.record_refusal("unknown", "rpc.unknown", &path, &reason, "R15.1")
                     .await;
-                Ok(status_response(&tonic::Status::permission_denied(reason)))
+                let status = refused(tonic::Code::PermissionDenied, "", &rule, "R15.1", reason);
+                Ok(status_response(&status))
             });
         };
         if rule.access == Access::Public {
@@ -134,8 +137,10 @@ where
                             tonic::Code::PermissionDenied | tonic::Code::FailedPrecondition
                         )
                     {
-                        let record = AuditRecord::new(actor, rule.action, "")
-                            .refused(status.message(), requirement_in(status.message(), "R15.1"));
+                        let record = AuditRecord::new(actor, rule.action, "").refused(
+                            status.message(),
+                            RefusalDetails::requirement_of(&status, "R15.1"),
+                        );
                         gate.audit.record(record).await;
                     }
                     Ok(response)
@@ -221,7 +226,7 @@ where
     if let Some(status) = tonic::Status::from_header_map(response.headers())
         && status.code() != tonic::Code::Ok
     {
-        let requirement = requirement_in(status.message(), "R15.1");
+        let requirement = RefusalDetails::requirement_of(&status, "R15.1");
         let refused = record.refused(
             format!("{:?}: {}", status.code(), status.message()),
             requirement,

@@ -7,8 +7,9 @@ use vfed_audit::AuditRecord;
 use vfed_pki::PeerInfo;
 
 use crate::audit_sink::AuditSink;
-use crate::directory::Accounts;
+use crate::credentials::Credentials;
 use crate::principal::Principal;
+use crate::refusal_details::RefusalDetails;
 use crate::request_summary::RequestDecoder;
 use crate::table::{Access, MethodRule};
 use crate::view::ViewPolicy;
@@ -22,10 +23,17 @@ pub enum Denial {
     PermissionDenied {
         /// The message, naming the permission and requirement.
         message: String,
+        /// The rule, in words (e.g. `needs permission devices.register`).
+        rule: String,
         /// The requirement ID.
         requirement: &'static str,
     },
 }
+
+/// The field of a refusal for missing or invalid credentials.
+const CREDENTIALS_FIELD: &str = "authorization";
+/// The field of a refusal for a caller who lacks the permission.
+const CALLER_FIELD: &str = "caller";
 
 impl Denial {
     /// The message.
@@ -43,43 +51,48 @@ impl Denial {
         }
     }
 
-    /// As a gRPC status.
-    pub fn to_status(&self) -> tonic::Status {
+    /// The field, rule and requirement of the refusal.
+    pub fn details(&self) -> RefusalDetails {
         match self {
-            Denial::Unauthenticated(m) => tonic::Status::unauthenticated(m.clone()),
-            Denial::PermissionDenied { message, .. } => {
-                tonic::Status::permission_denied(message.clone())
-            }
+            Denial::Unauthenticated(m) => RefusalDetails::new(CREDENTIALS_FIELD, m, "R15.1"),
+            Denial::PermissionDenied {
+                rule, requirement, ..
+            } => RefusalDetails::new(CALLER_FIELD, rule, *requirement),
         }
+    }
+
+    /// As a gRPC status, carrying [`Denial::details`].
+    pub fn to_status(&self) -> tonic::Status {
+        let code = match self {
+            Denial::Unauthenticated(_) => tonic::Code::Unauthenticated,
+            Denial::PermissionDenied { .. } => tonic::Code::PermissionDenied,
+        };
+        self.details().to_status(code, self.message())
     }
 }
 
 /// Everything the layers need (shared, immutable).
 pub struct Gate {
-    pub(crate) accounts: Accounts,
+    pub(crate) credentials: Arc<dyn Credentials>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) views: Arc<dyn ViewPolicy>,
     pub(crate) decoder: RequestDecoder,
 }
 
 impl Gate {
-    /// A gate over `accounts`, writing to `audit`, deciding live views with `views`.
+    /// A gate asking `credentials` who calls, writing to `audit`, deciding
+    /// live views with `views`.
     pub fn new(
-        accounts: Accounts,
+        credentials: Arc<dyn Credentials>,
         audit: Arc<dyn AuditSink>,
         views: Arc<dyn ViewPolicy>,
     ) -> Result<Arc<Self>, String> {
         Ok(Arc::new(Gate {
-            accounts,
+            credentials,
             audit,
             views,
             decoder: RequestDecoder::new()?,
         }))
-    }
-
-    /// The accounts.
-    pub fn accounts(&self) -> &Accounts {
-        &self.accounts
     }
 
     /// Authenticates from a bearer token if given, else from the client certificate.
@@ -90,16 +103,16 @@ impl Gate {
     ) -> Result<Principal, Denial> {
         if let Some(token) = bearer {
             return self
-                .accounts
+                .credentials
                 .authenticate_token(token)
-                .map_err(|e| Denial::Unauthenticated(e.to_string()));
+                .map_err(Denial::Unauthenticated);
         }
         let Some(peer) = peer else {
             return Err(Denial::Unauthenticated(
                 "no credentials: send `authorization: Bearer <token>` (vfedctl login)".into(),
             ));
         };
-        self.accounts
+        self.credentials
             .principal_for_certificate(&peer.identity)
             .ok_or_else(|| {
                 Denial::Unauthenticated(format!(
@@ -125,6 +138,7 @@ impl Gate {
                         None => principal.actor(),
                     }
                 ),
+                rule: format!("{} needs permission {permission}", rule.action),
                 requirement: permission.requirement(),
             }),
         }
@@ -153,23 +167,6 @@ pub fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The requirement ID a message names last, like `... (R16)` or
-/// `... [R7]`; else `fallback`.
-pub fn requirement_in(message: &str, fallback: &str) -> String {
-    let candidates = ["(R", "[R"].into_iter().filter_map(|open| {
-        let start = message.rfind(open)?;
-        let close = if open.starts_with('(') { ')' } else { ']' };
-        let rest = &message[start + 1..];
-        let id = &rest[..rest.find(close)?];
-        let digits = &id[1..];
-        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-            .then_some((start, id.to_owned()))
-    });
-    candidates
-        .max_by_key(|(start, _)| *start)
-        .map_or_else(|| fallback.to_owned(), |(_, id)| id)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -182,24 +179,5 @@ mod tests {
         for value in ["Basic t", "Bearer", "Bearer ", "Bearert", ""] {
             assert_eq!(super::bearer_token(value), None, "{value}");
         }
-    }
-
-    #[test]
-    fn finds_requirement_ids() {
-        assert_eq!(
-            super::requirement_in("x: must differ (R16)", "R15.1"),
-            "R16"
-        );
-        assert_eq!(
-            super::requirement_in("toilet (R11.2) here", "R15.1"),
-            "R11.2"
-        );
-        assert_eq!(super::requirement_in("no id", "R15.1"), "R15.1");
-        assert_eq!(super::requirement_in("(Rx)", "R15.1"), "R15.1");
-        assert_eq!(
-            super::requirement_in("device.kind: toilet [R7]", "R15.1"),
-            "R7"
-        );
-        assert_eq!(super::requirement_in("(R16) then [R9]", "R15.1"), "R9");
     }
 }
