@@ -14,6 +14,7 @@
 pub mod catalog;
 mod core;
 pub mod digest;
+pub mod discovered;
 mod inbox;
 mod live;
 pub mod manscdp;
