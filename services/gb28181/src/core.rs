@@ -192,6 +192,11 @@ impl Core {
         warning: Option<&str>,
         extra: &[(&str, String)],
     ) {
+        if code >= 400 {
+            self.options
+                .refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut extra = extra.to_vec();
         if let Some(text) = warning {
             let clean: String = text

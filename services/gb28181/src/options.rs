@@ -51,6 +51,8 @@ pub struct Options {
     pub limits: Limits,
     /// Ports (inclusive) live-view media sockets are bound in; `None`: any free port.
     pub media_ports: Option<(u16, u16)>,
+    /// Counts the requests answered with a refusal (4xx), for metrics.
+    pub refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Options {
@@ -108,6 +110,7 @@ impl Options {
             advertise_host: None,
             limits: Limits::default(),
             media_ports: None,
+            refusals: std::sync::Arc::default(),
         }
     }
 
