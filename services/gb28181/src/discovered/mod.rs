@@ -54,8 +54,9 @@ impl Discovered {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records a catalog: its video channels (IDs of type 111-199) become
-    /// the device's channels. A complete catalog replaces the device's
+    /// Records a catalog: its video channels (IDs of type 111-199; the
+    /// device's own entry only for a camera, 131/132) become the device's
+    /// channels. A complete catalog replaces the device's
     /// earlier list; an incomplete one only adds and refreshes. Returns the
     /// IDs recorded.
     pub fn record(&self, report: &CatalogReport) -> Vec<String> {
@@ -68,9 +69,12 @@ impl Discovered {
         }
         let mut recorded = Vec::new();
         for item in &report.items {
-            if GbCode::parse_device(&item.device_id).is_err() || item.device_id == report.device_id
-            {
-                // Groups, organisations, and the NVR itself are not channels.
+            let Ok(code) = GbCode::parse_device(&item.device_id) else {
+                // Groups, organisations, platforms are not channels.
+                continue;
+            };
+            if item.device_id == report.device_id && !matches!(code.type_code(), 131 | 132) {
+                // An NVR listing itself; a camera (131, 132) is its own channel.
                 continue;
             }
             let known = state.channels.contains_key(&item.device_id);
@@ -200,6 +204,14 @@ mod tests {
             store.channel("54050200001310000001").unwrap().device_id,
             NVR
         );
+    }
+
+    #[test]
+    fn a_camera_is_its_own_channel() {
+        let store = Discovered::new(10);
+        let ipc = "54050200001320000001";
+        store.record(&report(ipc, &[ipc], CatalogOutcome::Complete));
+        assert_eq!(store.channels_of(ipc), [ipc]);
     }
 
     #[test]
