@@ -150,7 +150,7 @@ pub enum Command {
     Devices(Box<devices::DevicesCommand>),
     /// Channels GB/T 28181 devices reported here, and their adoption as devices.
     #[command(subcommand)]
-    Discovered(crate::commands::discovered::DiscoveredCommand),
+    Discovered(Box<crate::commands::discovered::DiscoveredCommand>),
     /// Browse the catalog (division -> unit -> device).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),

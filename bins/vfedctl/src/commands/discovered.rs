@@ -38,7 +38,7 @@ Examples:
       --category crowded-place --unit 'Square management' \\
       --responsible 'Naidong public security bureau' --signage \\
       --acceptance accepted --accepted-on 2024-05-01 --shared")]
-    Adopt(AdoptArgs),
+    Adopt(Box<AdoptArgs>),
 }
 
 /// Arguments of `discovered adopt`.
