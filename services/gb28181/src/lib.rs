@@ -13,6 +13,8 @@
 
 pub mod catalog;
 mod core;
+#[cfg(feature = "device-sim")]
+pub mod device_sim;
 pub mod digest;
 pub mod discovered;
 mod inbox;
