@@ -276,7 +276,9 @@ fn default_password(path: &std::path::Path) -> Result<String, NodeError> {
     let shown = path.display();
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path) {
+            if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path)
+                && bits != 0
+            {
                 return Err(NodeError::Config(format!(
                     "{field}: {shown} is readable by group or others (mode bits {bits:o}); chmod 600 it"
                 )));
@@ -312,7 +314,9 @@ fn device_passwords(path: &std::path::Path) -> Result<HashMap<String, String>, N
     }
     let field = "gb28181.device_passwords_file";
     let shown = path.display();
-    if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path) {
+    if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path)
+        && bits != 0
+    {
         return Err(NodeError::Config(format!(
             "{field}: {shown} is readable by group or others (mode bits {bits:o}); chmod 600 it"
         )));

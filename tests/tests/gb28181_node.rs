@@ -96,6 +96,7 @@ async fn a_gb28181_camera_registers_is_adopted_and_watched_at_the_city() -> anyh
     let password_file = county.config.store.data_dir.join("gb28181-password");
     assert_eq!(vfed_private_fs::mode_of(&password_file)? & 0o777, 0o600);
     let password = std::fs::read_to_string(&password_file)?.trim().to_owned();
+    let password_before = password.clone();
 
     let hub = Arc::new(MockFrameHub::new());
     let mut camera = Gb28181Server::start(
@@ -253,5 +254,13 @@ async fn a_gb28181_camera_registers_is_adopted_and_watched_at_the_city() -> anyh
         .unwrap_or_default()
         .to_owned();
     assert!(cause.contains(CAMERA), "{outages}");
+
+    // A restart reads the same default password (the file is kept, 0600).
+    let mut county = county;
+    county.restart().await?;
+    assert_eq!(
+        std::fs::read_to_string(&password_file)?.trim(),
+        password_before
+    );
     Ok(())
 }
