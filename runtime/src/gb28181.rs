@@ -276,13 +276,7 @@ fn default_password(path: &std::path::Path) -> Result<String, NodeError> {
     let shown = path.display();
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path)
-                && bits != 0
-            {
-                return Err(NodeError::Config(format!(
-                    "{field}: {shown} is readable by group or others (mode bits {bits:o}); chmod 600 it"
-                )));
-            }
+            refuse_exposed(field, path)?;
             let password = text.lines().next().unwrap_or_default().trim().to_owned();
             if password.is_empty() || password.len() > 128 {
                 return Err(NodeError::Config(format!(
@@ -314,13 +308,7 @@ fn device_passwords(path: &std::path::Path) -> Result<HashMap<String, String>, N
     }
     let field = "gb28181.device_passwords_file";
     let shown = path.display();
-    if let Ok(Some(bits)) = vfed_private_fs::exposed_bits(path)
-        && bits != 0
-    {
-        return Err(NodeError::Config(format!(
-            "{field}: {shown} is readable by group or others (mode bits {bits:o}); chmod 600 it"
-        )));
-    }
+    refuse_exposed(field, path)?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| NodeError::Config(format!("{field}: {shown}: {e}")))?;
     toml::from_str::<HashMap<String, String>>(&text).map_err(|e| {
@@ -328,4 +316,15 @@ fn device_passwords(path: &std::path::Path) -> Result<HashMap<String, String>, N
             "{field}: {shown}: not a table of \"<device id>\" = \"<password>\": {e}"
         ))
     })
+}
+
+/// Refuses a secret file that group or others may read (`field` names the setting).
+fn refuse_exposed(field: &str, path: &std::path::Path) -> Result<(), NodeError> {
+    match vfed_private_fs::exposed_bits(path) {
+        Ok(Some(bits)) if bits != 0 => Err(NodeError::Config(format!(
+            "{field}: {} is readable by group or others (mode bits {bits:o}); chmod 600 it",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }
