@@ -173,6 +173,7 @@ pub(crate) async fn start(
         liveness: peers.liveness,
         registered: Mutex::default(),
         gauges: gauges.clone(),
+        order: tokio::sync::Mutex::default(),
     });
     let sinks = vfed_gb28181::Sinks {
         devices: devices.clone(),

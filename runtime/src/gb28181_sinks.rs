@@ -44,6 +44,9 @@ pub struct DeviceLiveness {
     pub liveness: Liveness,
     pub registered: Mutex<HashSet<String>>,
     pub gauges: GbGauges,
+    /// Held by the periodic keepalive and by offline events, so that a
+    /// keepalive gathered before an offline is not sent after it.
+    pub order: tokio::sync::Mutex<()>,
 }
 
 impl DeviceLiveness {
@@ -61,6 +64,7 @@ impl DeviceLiveness {
     /// Keepalives for the adopted channels of every online device (run
     /// every liveness period, as the RTSP gateway reports its cameras).
     pub async fn keep_online(&self) {
+        let _order = self.order.lock().await;
         let devices: Vec<String> = lock(&self.registered).iter().cloned().collect();
         let mut alive = Vec::new();
         for device in devices {
@@ -113,6 +117,7 @@ impl vfed_gb28181::DeviceSink for DeviceLiveness {
                 self.liveness.offline_now(&gone).await;
             }
             DeviceEvent::Unregistered { cause, .. } => {
+                let _order = self.order.lock().await;
                 lock(&self.registered).remove(&device);
                 self.discovered.set_online(&device, false);
                 let gone = self.gone(&device, Duration::ZERO, cause).await;

@@ -244,6 +244,7 @@ async fn a_gb28181_camera_registers_is_adopted_and_watched_at_the_city() -> anyh
     )
     .await?;
     let took = silenced.elapsed();
+    eprintln!("adopted channel offline {took:?} after the camera stopped");
     assert!(
         took <= KEEPALIVE * 3 + Duration::from_secs(1),
         "offline after {took:?}"
