@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "vfed/archive/v1/archive.proto",
         "vfed/archive/v1/evidence.proto",
         "vfed/violations/v1/violations.proto",
+        "vfed/gb28181/v1/gb28181.proto",
     ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");

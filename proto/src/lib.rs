@@ -71,6 +71,14 @@ pub mod archive {
     }
 }
 
+/// GB/T 28181 device access: discovered channels and their adoption.
+pub mod gb28181 {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("vfed.gb28181.v1");
+    }
+}
+
 /// The encoded file descriptor set of every vfed proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("vfed_descriptor");
 

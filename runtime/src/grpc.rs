@@ -10,6 +10,7 @@ use vfed_proto::audit::v1::audit_server::AuditServer;
 use vfed_proto::auth::v1::accounts_server::AccountsServer;
 use vfed_proto::federation::v1::federation_server::FederationServer;
 use vfed_proto::federation::v1::node_server::NodeServer;
+use vfed_proto::gb28181::v1::discovered_server::DiscoveredServer;
 use vfed_proto::registry::v1::registry_server::RegistryServer;
 use vfed_proto::registry::v1::removals_server::RemovalsServer;
 use vfed_proto::relay::v1::streams_server::StreamsServer;
@@ -33,6 +34,7 @@ pub struct Services {
     pub violations: vfed_violations::ViolationsService,
     pub node: NodeService,
     pub federation: FederationService,
+    pub discovered: vfed_gb28181::discovered::service::DiscoveredService,
 }
 
 /// Serves until `shutdown`, then drains in-flight calls.
@@ -66,6 +68,9 @@ pub async fn serve(
         .await;
     health_reporter
         .set_serving::<SharingServer<vfed_sharing::SharingService>>()
+        .await;
+    health_reporter
+        .set_serving::<DiscoveredServer<vfed_gb28181::discovered::service::DiscoveredService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(vfed_proto::FILE_DESCRIPTOR_SET)
@@ -104,6 +109,7 @@ pub async fn serve(
         .add_service(FederationServer::new(services.federation))
         .add_service(StreamsServer::new(services.streams))
         .add_service(AuditServer::new(services.audit))
+        .add_service(DiscoveredServer::new(services.discovered))
         .add_optional_service(services.archive.map(ArchiveServer::new))
         .add_optional_service(services.evidence.map(EvidenceServer::new));
     if let Ok(reflection) = reflection {

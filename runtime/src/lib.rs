@@ -21,6 +21,8 @@ mod devices;
 mod error;
 mod evidence;
 mod fd_limit;
+mod gb28181;
+mod gb28181_sinks;
 mod grpc;
 mod http;
 mod open_store;
@@ -44,6 +46,7 @@ use vfed_store::SharedStore;
 
 pub use data_dir::{Exposed, check_private_dir};
 pub use error::NodeError;
+pub use gb28181::SipAddrs;
 pub use open_store::{OpenedStore, open_store};
 
 /// The sockets a node serves on (bound by the caller, so that tests and the
@@ -96,6 +99,8 @@ pub struct RunningNode {
     pub relay_addr: SocketAddr,
     /// The node's media relay.
     pub relay: vfed_relay::Relay,
+    /// Where GB/T 28181 devices register (`[gb28181]`), if enabled.
+    pub sip: Option<SipAddrs>,
     audit: vfed_auditing::AuditTrail,
     accounts: vfed_auth::Accounts,
     grants: vfed_sharing::GrantBook,
@@ -289,6 +294,19 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
             NodeError::Config(format!("node.parent.relay_endpoint: {e}"))
         }
     })?;
+    let gb28181 = gb28181::start(
+        config,
+        gb28181::Peers {
+            catalog: registry.catalog.clone(),
+            liveness: registry.liveness.clone(),
+            registry: registry.registry.clone(),
+            relay: relay.relay.clone(),
+        },
+        &mut metrics,
+        &mut tasks,
+        &shutdown,
+    )
+    .await?;
     tasks.spawn(vfed_gateway::run(
         vfed_gateway::GatewayConfig {
             liveness_period: config.liveness.keepalive_period,
@@ -358,6 +376,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         removals: registry.removals,
         node: registry.node,
         federation: registry.federation,
+        discovered: gb28181.service,
     };
     tasks.spawn(grpc::serve(
         services,
@@ -402,6 +421,7 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         http_addr,
         relay_addr: relay.addr,
         relay: relay.relay,
+        sip: gb28181.addrs,
         audit,
         accounts: auth.accounts,
         grants: sharing.grants,

@@ -41,6 +41,8 @@ pub struct NodeOptions {
     pub connections: ConnectionsConfig,
     /// Federation heartbeat period.
     pub heartbeat: Duration,
+    /// GB/T 28181 device access (`[gb28181]`), if any.
+    pub gb28181: Option<vfed_config::Gb28181Config>,
 }
 
 impl NodeOptions {
@@ -56,6 +58,7 @@ impl NodeOptions {
             keepalive: Duration::from_secs(10),
             connections: ConnectionsConfig::default(),
             heartbeat: Duration::from_millis(200),
+            gb28181: None,
         }
     }
 
@@ -93,6 +96,12 @@ impl NodeOptions {
     /// With a federation heartbeat period (default 200 ms).
     pub fn heartbeat(mut self, period: Duration) -> Self {
         self.heartbeat = period;
+        self
+    }
+
+    /// With GB/T 28181 device access (`[gb28181]`).
+    pub fn gb28181(mut self, section: vfed_config::Gb28181Config) -> Self {
+        self.gb28181 = Some(section);
         self
     }
 
@@ -170,6 +179,9 @@ impl TestNode {
         config.archive.seal = false;
         // The harness's tool certificate is the node's admin.
         config.auth.bootstrap_admin = crate::auth::TEST_ADMIN.into();
+        if let Some(section) = &options.gb28181 {
+            config.gb28181 = section.clone();
+        }
         config.validate()?;
         let listeners = Listeners::bind(&config).await?;
         let grpc_addr = listeners.grpc.local_addr()?;

@@ -193,6 +193,9 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("/vfed.registry.v1.Removals/ReportRemoval",     "Y Y . . . .", "R15.1", "R18.11: the report to the filing police office is recorded by platform staff"),
     ("/vfed.registry.v1.Removals/CompleteRemoval",   "Y Y . . . .", "R15.1", "R18.11: as above"),
     ("/vfed.registry.v1.Removals/ListRemovals",      "Y Y Y Y Y .", "R15.1", "R18.11/R24: staff, police and auditors read the requests"),
+    // GB/T 28181 discovered channels (R6.2, R7-R12 apply on adoption).
+    ("/vfed.gb28181.v1.Discovered/ListDiscovered", "Y Y Y Y Y .", "R15.1", "R14.3: as the device records they become"),
+    ("/vfed.gb28181.v1.Discovered/AdoptChannel",   "Y Y . . . .", "R15.1", "R9/R12: adopting files a device, as RegisterDevice"),
     // Federation (R6.1, R18.4): nodes only.
     ("/vfed.federation.v1.Federation/Link",   ". . . . . .", "R18.4", "R6.1/R18.4: only a configured child node links"),
     ("/vfed.federation.v1.Node/GetNodeInfo",  "Y Y Y . Y .", "R15.1", "R6.1: staff who run or watch the platform, and auditors"),
@@ -260,6 +263,8 @@ const HANDLER_ANSWERS: &[(&str, Code, &str)] = &[
     ("/vfed.registry.v1.Removals/CompleteRemoval", Code::InvalidArgument, "is not a removal request ID"),
     ("/vfed.registry.v1.Removals/ListRemovals", Code::Ok, ""),
     ("/vfed.violations.v1.Violations/ListViolations", Code::Ok, ""),
+    ("/vfed.gb28181.v1.Discovered/ListDiscovered", Code::Ok, ""),
+    ("/vfed.gb28181.v1.Discovered/AdoptChannel", Code::InvalidArgument, "channel_id: is required"),
     ("/vfed.relay.v1.Streams/GetStream", Code::InvalidArgument, "stream key"),
     ("/vfed.sharing.v1.Sharing/CreateDepartment", Code::InvalidArgument, "department: is required"),
     ("/vfed.sharing.v1.Sharing/CreateGrant", Code::InvalidArgument, "grant: is required"),

@@ -149,6 +149,9 @@ pub enum Command {
     /// Register, update, list, show and decommission devices.
     #[command(subcommand)]
     Devices(Box<devices::DevicesCommand>),
+    /// Channels GB/T 28181 devices reported here, and their adoption as devices.
+    #[command(subcommand)]
+    Discovered(Box<crate::commands::discovered::DiscoveredCommand>),
     /// Browse the catalog (division -> unit -> device).
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),

@@ -114,6 +114,10 @@ pub const METHODS: &[MethodRule] = &[
     rule("/vfed.audit.v1.Audit/GetConsistencyProof", Needs(P::AuditRead), Quiet, "audit.consistency_proof"),
     rule("/vfed.audit.v1.Audit/SubmitCheckpoint", Needs(P::FederationLink), Quiet, "audit.submit_checkpoint"),
     rule("/vfed.audit.v1.Audit/ListChildCheckpoints", Needs(P::AuditRead), Quiet, "audit.child_checkpoints"),
+    // GB/T 28181 discovered channels: reading them is reading device records;
+    // adopting one registers a device (every registry rule).
+    rule("/vfed.gb28181.v1.Discovered/ListDiscovered", Needs(P::DevicesRead), Quiet, "discovered.list"),
+    rule("/vfed.gb28181.v1.Discovered/AdoptChannel", Needs(P::DevicesWrite), Change, "device.adopt"),
     // Retrieval (R16, R17).
     rule("/vfed.retrieval.v1.Retrieval/FileRequest", Needs(P::RetrievalFile), Change, "retrieval.file"),
     rule("/vfed.retrieval.v1.Retrieval/CoSign", Needs(P::RetrievalCosign), Change, "retrieval.cosign"),

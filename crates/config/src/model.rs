@@ -39,6 +39,8 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// Continuous recording (R14.6, R18.7).
     pub archive: crate::ArchiveConfig,
+    /// GB/T 28181 device access (site NVRs and cameras).
+    pub gb28181: crate::Gb28181Config,
 }
 
 /// Identity and place in the tree.

@@ -109,6 +109,7 @@ impl Config {
         self.audit.validate(&self.store)?;
         self.connections.validate()?;
         self.archive.validate(&self.store)?;
+        self.gb28181.validate(&self.store)?;
         check_duration(
             "liveness.keepalive_period",
             self.liveness.keepalive_period,

@@ -55,6 +55,8 @@ pub(crate) struct Core {
     pub sessions: HashMap<String, Session>,
     pub invites: HashMap<String, String>,
     pub next_ssrc: u32,
+    /// The next port tried in `Options::media_ports`.
+    pub next_media_port: u32,
     pub retransmissions: Retransmissions,
     next_sn: u32,
     next_cseq: u32,
@@ -74,6 +76,7 @@ impl Core {
             sessions: HashMap::new(),
             invites: HashMap::new(),
             next_ssrc: 0,
+            next_media_port: 0,
             retransmissions: Retransmissions::default(),
             next_sn: rand::random::<u16>().into(),
             next_cseq: 1,
@@ -189,6 +192,11 @@ impl Core {
         warning: Option<&str>,
         extra: &[(&str, String)],
     ) {
+        if code >= 400 {
+            self.options
+                .refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut extra = extra.to_vec();
         if let Some(text) = warning {
             let clean: String = text

@@ -13,7 +13,10 @@
 
 pub mod catalog;
 mod core;
+#[cfg(feature = "device-sim")]
+pub mod device_sim;
 pub mod digest;
+pub mod discovered;
 mod inbox;
 mod live;
 pub mod manscdp;

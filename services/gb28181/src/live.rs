@@ -256,7 +256,7 @@ impl Core {
             )));
             return;
         };
-        let source = match MediaSource::bind(SocketAddr::new(media_ip, 0), transport).await {
+        let source = match self.bind_media(media_ip, transport).await {
             Ok(source) => source,
             Err(e) => {
                 let _ = reply.send(Err(PlayError::Local(format!("media socket: {e}"))));
@@ -516,6 +516,32 @@ fn set_body(message: &mut Message, body: Bytes) {
 }
 
 /// Where a session's RTP arrives.
+impl Core {
+    /// A media socket on `ip`: any free port, or the next free one of
+    /// `Options::media_ports`, round robin.
+    async fn bind_media(
+        &mut self,
+        ip: std::net::IpAddr,
+        transport: MediaTransport,
+    ) -> std::io::Result<MediaSource> {
+        let Some((low, high)) = self.options.media_ports else {
+            return MediaSource::bind(SocketAddr::new(ip, 0), transport).await;
+        };
+        let span = u32::from(high - low) + 1;
+        let mut last = None;
+        for _ in 0..span {
+            let offset = self.next_media_port % span;
+            self.next_media_port = (offset + 1) % span;
+            let port = low.saturating_add(u16::try_from(offset).unwrap_or(0));
+            match MediaSource::bind(SocketAddr::new(ip, port), transport).await {
+                Ok(source) => return Ok(source),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("media_ports: no port in the range")))
+    }
+}
+
 struct MediaSource {
     address: SocketAddr,
     kind: SourceKind,

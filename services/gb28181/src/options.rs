@@ -49,6 +49,10 @@ pub struct Options {
     pub advertise_host: Option<String>,
     /// SIP message bounds.
     pub limits: Limits,
+    /// Ports (inclusive) live-view media sockets are bound in; `None`: any free port.
+    pub media_ports: Option<(u16, u16)>,
+    /// Counts the requests answered with a refusal (4xx), for metrics.
+    pub refusals: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Options {
@@ -105,6 +109,8 @@ impl Options {
             queue: 4096,
             advertise_host: None,
             limits: Limits::default(),
+            media_ports: None,
+            refusals: std::sync::Arc::default(),
         }
     }
 
@@ -146,6 +152,12 @@ impl Options {
                 "max_devices",
                 "max_devices, max_connections and queue at least 1",
             );
+        }
+        if self
+            .media_ports
+            .is_some_and(|(low, high)| low == 0 || low > high)
+        {
+            return invalid("media_ports", "1 <= low <= high");
         }
         for (device, password) in &self.passwords {
             if GbCode::parse(device).is_err() {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gb28181_rs::mock::MockFrameHub;
-use gb28181_rs::{AccessUnit as DeviceUnit, Gb28181Config, Gb28181Server, Nalu};
+use gb28181_rs::{AccessUnit as DeviceUnit, Gb28181Config, Gb28181Server};
 use support::{DOMAIN, Node, free_port};
+use vfed_gb28181::device_sim::h264_access_units;
 use vfed_gb28181::{DeviceEvent, MediaTransport, PlayError};
 use vfed_media::Codec;
-use vfed_media::nal::split_annexb;
 
 const CAMERA: &str = "34020000001320000007";
 const CHANNEL: &str = "34020000001310000007";
@@ -52,30 +52,7 @@ fn encoded_frames() -> Vec<DeviceUnit> {
         .status()
         .expect("ffmpeg runs (scripts/install-deps.sh)");
     assert!(status.success());
-    let stream = std::fs::read(&path).unwrap();
-    let mut units = Vec::new();
-    let mut pending: Vec<Nalu> = Vec::new();
-    for nal in split_annexb(&stream).unwrap() {
-        let nalu_type = nal[0] & 0x1f;
-        let mut data = vec![0, 0, 0, 1];
-        data.extend_from_slice(nal);
-        pending.push(Nalu {
-            nalu_type,
-            data,
-            is_idr: nalu_type == 5,
-            is_sps: nalu_type == 7,
-            is_pps: nalu_type == 8,
-            is_aud: nalu_type == 9,
-        });
-        if matches!(nalu_type, 1 | 5) {
-            let nalus = std::mem::take(&mut pending);
-            units.push(DeviceUnit {
-                is_key_frame: nalus.iter().any(|n| n.is_idr),
-                nalus,
-                timestamp: Instant::now(),
-            });
-        }
-    }
+    let units = h264_access_units(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(units.len(), 50);
     units
 }

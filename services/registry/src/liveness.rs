@@ -131,6 +131,28 @@ impl Liveness {
         }
     }
 
+    /// Takes the devices in `gone` (ID, time since last heard, cause)
+    /// offline at once, with an outage from when they were last heard: for
+    /// access points that keep their own liveness rule (GB/T 28181
+    /// keepalives, R14.3). Their next keepalive brings them back.
+    pub async fn offline_now(&self, gone: &[(String, Duration, String)]) {
+        let now_ms = now_ms();
+        for (id, silent_for, cause) in gone {
+            self.causes().insert(id.clone(), bounded(cause));
+            self.seen().remove(id);
+            let since_ms =
+                now_ms.saturating_sub(i64::try_from(silent_for.as_millis()).unwrap_or(i64::MAX));
+            match self.take_offline(id, since_ms).await {
+                Ok(_) => {
+                    self.settled().insert(id.clone());
+                }
+                Err(e) => {
+                    tracing::error!(device = %id, error = %e, "liveness: cannot record the outage");
+                }
+            }
+        }
+    }
+
     /// Records keepalives; returns the IDs that are not local devices.
     pub async fn keepalive(&self, ids: &[String]) -> Result<Vec<String>, RegistryError> {
         let mut unknown = Vec::new();

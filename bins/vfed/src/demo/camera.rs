@@ -7,7 +7,7 @@ use vfed_media::{AnnexBFile, Codec};
 use vfed_relay::StreamKey;
 
 /// 10 s of 1280x720 at 25 fps, GOP 2 s (see crates/media/assets/README.md).
-const CLIP: &[u8] = include_bytes!("../../../../crates/media/assets/demo-720p25.h264");
+pub const CLIP: &[u8] = include_bytes!("../../../../crates/media/assets/demo-720p25.h264");
 
 /// The device of each county that shows the clip.
 pub const CAMERAS: &[(&str, &str)] = &[

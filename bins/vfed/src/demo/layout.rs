@@ -147,6 +147,13 @@ pub async fn node_config(
     config.listen.grpc = "127.0.0.1:0".parse()?;
     config.listen.http = "127.0.0.1:0".parse()?;
     config.listen.relay = "127.0.0.1:0".parse()?;
+    if spec.parent.is_some() {
+        // Each county takes GB/T 28181 devices on its own SIP port.
+        config.gb28181.enabled = true;
+        config.gb28181.listen_udp = "127.0.0.1:0".into();
+        config.gb28181.listen_tcp = "127.0.0.1:0".into();
+        config.gb28181.keepalive_interval = Duration::from_secs(5);
+    }
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let listeners = Listeners::bind(&config).await?;
     Ok((config, listeners))
@@ -162,10 +169,29 @@ pub struct DemoNode {
     pub grpc_endpoint: String,
     pub http_endpoint: String,
     pub relay_endpoint: String,
+    /// Where GB/T 28181 devices register (counties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip: Option<DemoSip>,
+}
+
+/// A county's GB/T 28181 access point, as devices are configured with it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DemoSip {
+    /// SIP over UDP, `ip:port`.
+    pub udp: String,
+    /// SIP over TCP, `ip:port`.
+    pub tcp: String,
+    /// The SIP server ID (the node's code).
+    pub server_id: String,
+    /// The SIP domain (digest realm).
+    pub domain: String,
+    /// The default device password's file (mode 0600).
+    pub password_file: PathBuf,
 }
 
 impl DemoNode {
-    pub fn new(spec: &NodeSpec, node: &RunningNode) -> Self {
+    pub fn new(spec: &NodeSpec, node: &RunningNode, config: &Config) -> Self {
+        let text = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         Self {
             id: spec.id.into(),
             name: spec.name.into(),
@@ -174,6 +200,13 @@ impl DemoNode {
             grpc_endpoint: format!("https://{}", node.grpc_addr),
             http_endpoint: format!("http://{}", node.http_addr),
             relay_endpoint: node.relay_addr.to_string(),
+            sip: node.sip.map(|sip| DemoSip {
+                udp: text(sip.udp),
+                tcp: text(sip.tcp),
+                server_id: spec.id.into(),
+                domain: config.gb28181.domain_for(spec.id),
+                password_file: config.gb28181.default_password_file_for(&config.store),
+            }),
         }
     }
 }

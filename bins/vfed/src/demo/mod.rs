@@ -5,6 +5,7 @@
 
 mod accounts;
 mod camera;
+mod gb_device;
 mod layout;
 mod reset;
 mod seed;
@@ -108,19 +109,33 @@ async fn run(args: DemoArgs) -> anyhow::Result<()> {
         {
             camera::start(&node.relay, device, stop.clone())?;
         }
-        demo_nodes.push(DemoNode::new(spec, &node));
+        demo_nodes.push(DemoNode::new(spec, &node, &config));
         running.push(node);
     }
     let demo_file = DemoFile::new(&pki, demo_nodes);
     let demo_json = data_dir.join("demo.json");
     demo_file.write(&demo_json)?;
-
     for node in &demo_file.nodes {
         println!(
             "  {:<34} {:<7} grpc {}  http {}",
             node.name, node.level, node.grpc_endpoint, node.http_endpoint
         );
     }
+    if let Some(sip) = demo_file
+        .nodes
+        .iter()
+        .find(|n| n.id == gb_device::COUNTY)
+        .and_then(|n| n.sip.as_ref())
+    {
+        gb_device::start(sip, camera::CLIP, stop.clone()).await?;
+        println!(
+            "  a simulated GB/T 28181 NVR ({}) with {} channels registers at Naidong's SIP port {}",
+            gb_device::NVR,
+            gb_device::CHANNELS.len(),
+            sip.udp
+        );
+    }
+
     let channels = layout::ToolChannels::new(&pki, &demo_file)?;
     let (_, password_file) = accounts::ensure(&channels, &demo_file, &data_dir).await?;
     seed::register_all(&channels).await?;

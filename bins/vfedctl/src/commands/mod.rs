@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod devices;
+pub mod discovered;
 pub mod evidence;
 pub mod filings;
 pub mod keepalive;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devices(c) => devices::run(*c, &session).await,
         Command::Catalog(c) => catalog::run(c, &session).await,
+        Command::Discovered(c) => discovered::run(*c, &session).await,
         Command::Filings(c) => filings::run(c, &session).await,
         Command::Signage(c) => signage::run(c, &session).await,
         Command::Outages(c) => outages::run(c, &session).await,
