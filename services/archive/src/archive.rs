@@ -91,6 +91,10 @@ pub(crate) struct Inner {
     pub retention: crate::retention::RetentionState,
     /// The archive volume's fill state.
     pub disk: crate::disk::DiskWatch,
+    /// Progressive MP4 plans kept between requests.
+    pub mp4: crate::mp4_cache::Mp4Cache,
+    /// Playbacks audited lately (one record per playback).
+    pub views: crate::playback::ViewLog,
 }
 
 /// A node's archive (cheap to clone).
@@ -165,6 +169,8 @@ impl Archive {
                 alarms: Mutex::default(),
                 retention: Default::default(),
                 disk: Default::default(),
+                mp4: Default::default(),
+                views: Default::default(),
             }),
         };
         for (manifest, cut) in &recovered.closed {
@@ -317,7 +323,7 @@ impl Archive {
 
     /// Appends a closed file's manifest to the audit log (R18.6); `cut`:
     /// bytes recovery cut off.
-    pub(crate) async fn log_manifest(&self, manifest: &Manifest, cut: Option<u64>) {
+    pub async fn log_manifest(&self, manifest: &Manifest, cut: Option<u64>) {
         let file = manifest
             .path
             .strip_prefix(self.dir())
