@@ -14,6 +14,7 @@ mod machine;
 mod propagation;
 // recording benchmark (issue 10)
 mod recording;
+mod recording_export;
 mod recording_node;
 mod registrations;
 mod relay;
@@ -56,6 +57,8 @@ enum Bench {
     RelayProfile,
     /// vfed's archive against ffmpeg recorders; playback TTFB; live latency during a disk stall (issue 10).
     Recording,
+    /// The recording section's recorded-hour cases alone: playback TTFB, evidence export and its verification.
+    RecordingHour,
 }
 
 /// Processes the benchmarks start of this same binary (not for people).
@@ -70,6 +73,13 @@ enum Internal {
     /// vfed's archive recording looping streams (the recording benchmark).
     #[command(hide = true)]
     RecordNode(recording_node::RecordArgs),
+    /// Verifies an evidence package as `vfedctl evidence verify` does (the
+    /// recording benchmark's verification); without DIR, SHA-256 alone.
+    #[command(hide = true)]
+    VerifyEvidence {
+        /// The package.
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Benchmarks of vfed: registrations/s, catalog sync time, status propagation latency,
@@ -106,6 +116,9 @@ async fn main() -> anyhow::Result<()> {
         Some(Internal::RelayNode(node)) => return relay_node::run(node).await,
         Some(Internal::QuinnBulk(sender)) => return relay_bulk::send(sender).await,
         Some(Internal::RecordNode(node)) => return recording_node::run(node).await,
+        Some(Internal::VerifyEvidence { dir }) => {
+            return recording_export::verify_main(dir.as_deref());
+        }
         None => {}
     }
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
@@ -233,7 +246,8 @@ async fn main() -> anyhow::Result<()> {
             Err(e) => eprintln!("relay profile skipped: {e:#}"),
         }
     }
-    if wanted(Bench::Recording) {
+    if wanted(Bench::Recording) || wanted(Bench::RecordingHour) {
+        let hour_only = !wanted(Bench::Recording);
         let sizes = if args.quick {
             recording::Sizes {
                 streams: vec![10],
@@ -242,6 +256,8 @@ async fn main() -> anyhow::Result<()> {
                 requests: 20,
                 stall_streams: 5,
                 stall_phase: 3,
+                exports: 1,
+                hour_only,
             }
         } else {
             recording::Sizes {
@@ -251,6 +267,8 @@ async fn main() -> anyhow::Result<()> {
                 requests: 200,
                 stall_streams: 20,
                 stall_phase: 6,
+                exports: runs.min(3),
+                hour_only,
             }
         };
         eprintln!("== recording: {sizes:?}");

@@ -45,10 +45,14 @@ pub struct Sizes {
     pub stall_streams: usize,
     /// Seconds per phase of the stall case.
     pub stall_phase: u64,
+    /// Timed exports (and verifications) of the hour.
+    pub exports: usize,
+    /// Only the recorded hour's cases (playback, export, verification).
+    pub hour_only: bool,
 }
 
 /// Bytes of every file under `dir`.
-fn du(dir: &Path) -> u64 {
+pub fn du(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -193,9 +197,14 @@ fn mp4_of(clip: &Path, fps: u32) -> anyhow::Result<PathBuf> {
     Ok(mp4)
 }
 
-/// Writes one hour of `device`'s recording (60 one-minute files) into
-/// `root` with the archive's writer, from the clip's GOPs; returns its start.
-fn synthesize_hour(root: &Path, device: &str, clip: &Path) -> anyhow::Result<i64> {
+/// Writes one hour of `device`'s recording (60 one-minute files) into the
+/// archive `root` with the archive's writer, from the clip's GOPs; returns
+/// its start and the closed files' manifests (to log as the recorder does).
+pub fn synthesize_hour(
+    root: &Path,
+    device: &str,
+    clip: &Path,
+) -> anyhow::Result<(i64, Vec<vfed_archive::writer::Manifest>)> {
     use vfed_archive::index::Header;
     use vfed_archive::writer::{Fragment, RecordingFile, sha256_hex};
     let (metadata, units) = AnnexBFile::read(clip)?;
@@ -213,6 +222,7 @@ fn synthesize_hour(root: &Path, device: &str, clip: &Path) -> anyhow::Result<i64
     let start = crate::relay_source::unix_us() / 1000 - 3_700_000;
     let mut dts = 0i64;
     let mut at_ms = start;
+    let mut manifests = Vec::new();
     for _ in 0..60 {
         let mut window = SegmentWindow::new(&metadata)?.with_capacity(1);
         let init = window.init_segment().clone();
@@ -260,9 +270,9 @@ fn synthesize_hour(root: &Path, device: &str, clip: &Path) -> anyhow::Result<i64
             })?;
             at_ms += i64::try_from(segment.duration / 90).unwrap_or(0);
         }
-        file.close("rotation")?;
+        manifests.push(file.close("rotation")?);
     }
-    Ok(start)
+    Ok((start, manifests))
 }
 
 /// Milliseconds until the first byte of the answer to `request`.
@@ -284,40 +294,52 @@ async fn ttfb(addr: std::net::SocketAddr, request: &str) -> anyhow::Result<f64> 
     Ok(elapsed)
 }
 
+/// Playback times to first byte, ms.
+#[derive(Default)]
+struct PlaybackTimes {
+    /// The hour's HLS playlist.
+    lists: Vec<f64>,
+    /// Its first segment (`stream.mp4` with `Range`).
+    segments: Vec<f64>,
+    /// The hour as one MP4, its first 64 KiB, each request a range not
+    /// asked before (the `moov` is built from every fragment's `moof`).
+    mp4_new: Vec<f64>,
+    /// The same MP4 range asked again (the `moov` cached).
+    mp4_again: Vec<f64>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 async fn playback_case(
-    scratch: &Path,
-    clip: &Path,
+    archive: vfed_archive::Archive,
+    start: i64,
     requests: usize,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let root = scratch.join("hour");
-    let device = "54050200001320000001";
-    let (root2, clip2) = (root.clone(), clip.to_owned());
-    let start =
-        tokio::task::spawn_blocking(move || synthesize_hour(&root2, device, &clip2)).await??;
-    let mut options = vfed_archive::ArchiveOptions::new(&root, crate::relay_node::COUNTY);
-    options.seal = false;
-    let archive =
-        vfed_archive::Archive::open(options, std::sync::Arc::new(vfed_auth::DiscardAudit)).await?;
+) -> anyhow::Result<PlaybackTimes> {
+    let device = crate::recording_export::DEVICE;
+    let dir = vfed_archive::layout::stream_dir(archive.dir(), device, "main");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
         axum::serve(listener, vfed_archive::playback::router(archive, None)).await
     });
-    let fmt = |ms: i64| {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default()
-    };
-    let playlist = format!(
-        "GET /playback/{device}/index.m3u8?start={}&end={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        fmt(start),
-        fmt(start + 3_600_000)
+    let range = format!(
+        "start={}&end={}",
+        rfc3339(start),
+        rfc3339(start + 3_600_000)
     );
-    let dir = vfed_archive::layout::stream_dir(&root, device, "main");
+    let get = |path: String, bytes: Option<String>| {
+        let range = bytes.map_or_else(String::new, |r| format!("Range: bytes={r}\r\n"));
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{range}Connection: close\r\n\r\n")
+    };
+    let playlist = get(format!("/playback/{device}/index.m3u8?{range}"), None);
     let first_file = vfed_archive::layout::media_files(&dir)?
         .first()
         .map(|(_, p)| p.clone())
@@ -326,21 +348,36 @@ async fn playback_case(
     let fragment = index.fragments.first().context("no fragment")?;
     // The playlist's first segment: the first file's init segment and first
     // fragment, the opening bytes of the range's `stream.mp4`.
-    let segment = format!(
-        "GET /playback/{device}/stream.mp4?start={}&end={} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-{}\r\nConnection: close\r\n\r\n",
-        fmt(start),
-        fmt(start + 3_600_000),
-        fragment.offset + fragment.len - 1
+    let segment = get(
+        format!("/playback/{device}/stream.mp4?{range}"),
+        Some(format!("0-{}", fragment.offset + fragment.len - 1)),
     );
-    let (mut lists, mut segments) = (Vec::new(), Vec::new());
-    for _ in 0..requests {
-        lists.push(ttfb(addr, &playlist).await?);
+    let mp4 = |end_ms: i64| {
+        get(
+            format!(
+                "/playback/{device}.mp4?start={}&end={}",
+                rfc3339(start),
+                rfc3339(end_ms)
+            ),
+            Some("0-65535".into()),
+        )
+    };
+    let mut times = PlaybackTimes::default();
+    for i in 0..requests {
+        times.lists.push(ttfb(addr, &playlist).await?);
         // A 206 starts "HTTP/1.1 20" too.
-        segments.push(ttfb(addr, &segment).await?);
+        times.segments.push(ttfb(addr, &segment).await?);
+        times
+            .mp4_again
+            .push(ttfb(addr, &mp4(start + 3_600_000)).await?);
+        if i < requests.min(20) {
+            // Each a range of its own, ending a second earlier.
+            let end = start + 3_600_000 - 1000 * (i as i64 + 1);
+            times.mp4_new.push(ttfb(addr, &mp4(end)).await?);
+        }
     }
     server.abort();
-    let _ = std::fs::remove_dir_all(&root);
-    Ok((lists, segments))
+    Ok(times)
 }
 
 /// Hop latency p99 (µs) writable and frozen, or why the case cannot run.
@@ -440,7 +477,8 @@ pub async fn run(s: Sizes) -> anyhow::Result<Section> {
         ),
         ..Section::default()
     };
-    for &n in &s.streams {
+    let streams = if s.hour_only { &[][..] } else { &s.streams[..] };
+    for &n in streams {
         let received = n as f64 * clip.mbps * 1e6 / 8.0 * s.window.as_secs_f64();
         let recorded_mbps = n as f64 * clip.mbps;
         eprintln!("recording: vfed, {n} streams");
@@ -509,28 +547,10 @@ pub async fn run(s: Sizes) -> anyhow::Result<Section> {
             Err(e) => section.notes.push(format!("ffmpeg at {n} streams: {e:#}")),
         }
     }
-    eprintln!("recording: playback of a 1-hour range");
-    let (lists, segments) = playback_case(scratch.path(), &clip.path, s.requests).await?;
-    section.rows.push(
-        Row::new(
-            NAME,
-            "1-hour range, 60 files",
-            "playlist time to first byte p99",
-            "ms",
-            Stat::of(vec![quantile(&lists, 0.99)])?,
-        )
-        .goal(Goal::AtMost(100.0)),
-    );
-    section.rows.push(
-        Row::new(
-            NAME,
-            "1-hour range, 60 files",
-            "first fragment time to first byte p99",
-            "ms",
-            Stat::of(vec![quantile(&segments, 0.99)])?,
-        )
-        .goal(Goal::AtMost(100.0)),
-    );
+    hour_cases(&exe, &clip, scratch.path(), &s, &mut section).await?;
+    if s.hour_only {
+        return Ok(section);
+    }
     eprintln!("recording: live hop latency while the archive disk is frozen");
     match stall_case(&exe, &clip.path, scratch.path(), &s).await {
         Ok((writable, frozen, detail)) => {
@@ -568,4 +588,189 @@ pub async fn run(s: Sizes) -> anyhow::Result<Section> {
             .push(format!("disk-stall case not run: {e:#}")),
     }
     Ok(section)
+}
+
+/// A row of the recorded hour's cases.
+fn hour_row(what: &str, unit: &str, runs: Vec<f64>, goal: Option<f64>) -> anyhow::Result<Row> {
+    let row = Row::new(NAME, "1-hour range, 60 files", what, unit, Stat::of(runs)?);
+    Ok(match goal {
+        Some(g) => row.goal(Goal::AtMost(g)),
+        None => row,
+    })
+}
+
+/// The recorded hour at a real county: playback time to first byte, the
+/// evidence export of the hour and its offline verification.
+async fn hour_cases(
+    exe: &Path,
+    clip: &crate::relay_clip::Clip,
+    scratch: &Path,
+    s: &Sizes,
+    section: &mut Section,
+) -> anyhow::Result<()> {
+    use crate::recording_export as export;
+    eprintln!("recording: one hour at a county (writer + logged manifests)");
+    let hour = export::Hour::record(&clip.path).await?;
+    eprintln!("recording: playback of a 1-hour range");
+    let load = export::loadavg();
+    let times = playback_case(hour.archive()?, hour.start_ms, s.requests).await?;
+    section.rows.push(hour_row(
+        "playlist time to first byte p99",
+        "ms",
+        vec![quantile(&times.lists, 0.99)],
+        Some(100.0),
+    )?);
+    section.rows.push(hour_row(
+        "first fragment time to first byte p99",
+        "ms",
+        vec![quantile(&times.segments, 0.99)],
+        Some(100.0),
+    )?);
+    section.rows.push(hour_row(
+        "MP4 (first 64 KiB) time to first byte, new range, p50",
+        "ms",
+        vec![quantile(&times.mp4_new, 0.5)],
+        None,
+    )?);
+    section.rows.push(hour_row(
+        "MP4 (first 64 KiB) time to first byte, same range again, p99",
+        "ms",
+        vec![quantile(&times.mp4_again, 0.99)],
+        Some(100.0),
+    )?);
+    section.notes.push(format!(
+        "playback of the hour: {} requests of each form (MP4 new ranges: {}), load average {load} before, {} after",
+        times.lists.len(),
+        times.mp4_new.len(),
+        export::loadavg()
+    ));
+
+    eprintln!("recording: evidence export of the hour");
+    let (id, token) = hour.approved_request().await?;
+    // Until the hour's manifests are under a checkpoint the city countersigned.
+    let warm = scratch.join("export-warm-up");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match hour.export(&id, &token, &warm).await {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("recording: export not yet possible ({e:#}); retrying");
+                let _ = std::fs::remove_dir_all(&warm);
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(e.context("the hour's export")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&warm);
+    let (disk_write, disk_read) = export::disk_reference(scratch)?;
+    let sha256 = export::sha256_reference(exe).await?;
+    section.notes.push(format!(
+        "references on this disk and CPU: sequential write 1 GiB + fdatasync {disk_write:.0} MB/s, O_DIRECT read {disk_read:.0} MB/s (dd); SHA-256 alone {sha256:.0} MB per CPU second; load {}",
+        export::loadavg()
+    ));
+    let (mut exports, mut warm_verifies, mut cold_verifies) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..s.exports {
+        let dir = scratch.join(format!("package-{run}"));
+        let last = run + 1 == s.exports;
+        let perf = if last {
+            export::PerfSelf::start(&scratch.join("export.perf")).await
+        } else {
+            None
+        };
+        let exported = export::timed_export(&hour, &id, &token, &dir).await?;
+        let profile = match perf {
+            Some(p) => Some(export::perf_top(&p.finish().await, 12)),
+            None => None,
+        };
+        section
+            .notes
+            .push(format!("export run {}: {}", run + 1, exported.describe()));
+        if let Some(top) = profile {
+            section.notes.push(format!(
+                "export profile (perf, cpu-clock, whole process: county, city, client; with perf attached, so slower): {top}"
+            ));
+        }
+        exports.push(exported);
+        let verified = export::timed_verify(exe, &dir, None).await?;
+        section.notes.push(format!(
+            "verification run {} (package in the page cache): {}",
+            run + 1,
+            verified.describe()
+        ));
+        warm_verifies.push(verified);
+        export::drop_cached(&dir)?;
+        let perf_out = scratch.join("verify.perf");
+        let verified = export::timed_verify(exe, &dir, None).await?;
+        section.notes.push(format!(
+            "verification run {} (package dropped from the page cache): {}",
+            run + 1,
+            verified.describe()
+        ));
+        cold_verifies.push(verified);
+        if last {
+            export::drop_cached(&dir)?;
+            if export::timed_verify(exe, &dir, Some(&perf_out))
+                .await
+                .is_ok()
+            {
+                section.notes.push(format!(
+                    "verification profile (perf, cold cache): {}",
+                    export::perf_top(&perf_out, 12)
+                ));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let seconds = |t: &[export::Timed]| t.iter().map(|x| x.seconds).collect::<Vec<_>>();
+    let cores = |t: &[export::Timed]| {
+        t.iter()
+            .map(|x| (x.user + x.system) / x.seconds.max(1e-9))
+            .collect::<Vec<_>>()
+    };
+    let mbps = |t: &[export::Timed]| {
+        t.iter()
+            .map(|x| x.bytes as f64 / 1e6 / x.seconds.max(1e-9))
+            .collect::<Vec<_>>()
+    };
+    section.rows.push(hour_row(
+        "evidence export",
+        "s",
+        seconds(&exports),
+        Some(10.0),
+    )?);
+    section
+        .rows
+        .push(hour_row("evidence export", "MB/s", mbps(&exports), None)?);
+    section.rows.push(hour_row(
+        "evidence export, process CPU",
+        "cores",
+        cores(&exports),
+        None,
+    )?);
+    section.rows.push(hour_row(
+        "evidence verify (package cached)",
+        "s",
+        seconds(&warm_verifies),
+        Some(5.0),
+    )?);
+    section.rows.push(hour_row(
+        "evidence verify (package cached), CPU",
+        "cores",
+        cores(&warm_verifies),
+        None,
+    )?);
+    section.rows.push(hour_row(
+        "evidence verify (cold cache)",
+        "s",
+        seconds(&cold_verifies),
+        Some(5.0),
+    )?);
+    section.rows.push(hour_row(
+        "evidence verify (cold cache)",
+        "MB/s",
+        mbps(&cold_verifies),
+        None,
+    )?);
+    drop(hour);
+    Ok(())
 }

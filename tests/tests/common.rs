@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests (included with `mod common;`).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 
@@ -282,4 +282,50 @@ pub fn closed_files(
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// `ms` (Unix milliseconds) in RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// Frames recorded at the county in `[from, to)`: those on screen at some
+/// instant of it (the MP4 shows the one on screen at `from` first), and
+/// those of the fragments overlapping it (what HLS VOD serves).
+pub fn expected_frames(
+    county: &vfed_tests::TestNode,
+    device: &str,
+    from: i64,
+    to: i64,
+) -> (u64, u64) {
+    let dir = county
+        .config
+        .archive
+        .dir_for(&county.config.store)
+        .join(device)
+        .join("main");
+    let (mut shown, mut fragments) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "idx") {
+            continue;
+        }
+        let index = vfed_archive::index::Index::read(&path).unwrap();
+        // From the keyframe the range needs (a GOP may be several fragments).
+        for f in &index.fragments[index.overlapping(from, to)] {
+            fragments += f.frames;
+            let step = f.duration / f.frames.max(1);
+            for i in 0..f.frames {
+                let at = f.start_unix_ms + i64::try_from(i * step / 90).unwrap();
+                let end = at + i64::try_from(step / 90).unwrap();
+                if end > from && at < to {
+                    shown += 1;
+                }
+            }
+        }
+    }
+    (shown, fragments)
 }

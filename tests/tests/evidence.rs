@@ -1,7 +1,7 @@
 //! Evidence export end to end (R16, R17, R14.5, R18.6), with real
 //! processes: a county records two real GStreamer RTSP cameras (H.264 and
 //! H.265) under a real city that countersigns its audit checkpoints; two
-//! officers file and co-sign a request for ~20 s of both, the custodian
+//! officers file and co-sign a request for 2 minutes of both, the custodian
 //! approves, a signer exports with the built `vfedctl retrieval export`;
 //! `vfedctl evidence verify` passes offline on a copy, names the file and
 //! time of a flipped byte, names a deleted file; a third officer is
@@ -27,6 +27,9 @@ use vfed_proto::retrieval::v1::retrieval_client::RetrievalClient;
 use vfed_tests::{
     ClipSpec, FileCamera, FileCodec, NewUser, NodeOptions, TestNode, TestPki, eventually, make_clip,
 };
+
+/// Seconds of each camera the request names.
+const EXPORTED: i64 = 120;
 
 /// Creates an account with `role` at `node` and returns its token.
 async fn person(node: &TestNode, pki: &TestPki, name: &str, role: Role) -> String {
@@ -78,7 +81,7 @@ async fn recorded(
 ) -> (i64, i64) {
     eventually(
         "both cameras recorded",
-        Duration::from_secs(120),
+        Duration::from_secs(240),
         || async {
             let mut starts = Vec::new();
             let mut ends = Vec::new();
@@ -116,7 +119,7 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
-/// A camera replaying a 60 s 640x360 clip of `codec` (longer than the
+/// A camera replaying a 150 s 640x360 clip of `codec` (longer than the
 /// recording the test waits for, so the loop's seam is not inside it).
 async fn file_camera(dir: &Path, codec: FileCodec) -> FileCamera {
     let name = match codec {
@@ -132,7 +135,7 @@ async fn file_camera(dir: &Path, codec: FileCodec) -> FileCamera {
         gop: 25,
         b_frames: 0,
         kbps: 800,
-        seconds: 60,
+        seconds: 150,
     };
     make_clip(&mp4, &spec).await.unwrap();
     FileCamera::start(&mp4, codec, name).await.unwrap()
@@ -171,11 +174,11 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
     let custodian = person(&county, &pki, "custodian", Role::Admin).await;
     let client = |token: &str| RetrievalClient::new(county.channel_as(&pki, token).unwrap());
 
-    // ~20 s of both cameras, inside what both recorded.
-    let (start, _) = recorded(&county, &pki, &devices, 24).await;
+    // 2 minutes of both cameras, inside what both recorded.
+    let (start, _) = recorded(&county, &pki, &devices, 124).await;
     let from_unix = start.div_euclid(1000) + 2;
     let filed = client(&zhuoma)
-        .file_request(theft_case(devices.clone(), from_unix, from_unix + 20))
+        .file_request(theft_case(devices.clone(), from_unix, from_unix + EXPORTED))
         .await
         .unwrap()
         .into_inner();
@@ -267,7 +270,7 @@ async fn two_officers_export_verifiable_evidence_and_a_third_is_refused() {
             .max()
             .unwrap();
         assert!(
-            first <= from_unix * 1000 && last >= (from_unix + 20) * 1000,
+            first <= from_unix * 1000 && last >= (from_unix + EXPORTED) * 1000,
             "{device}: {first}..{last}"
         );
     }

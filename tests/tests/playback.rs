@@ -6,7 +6,8 @@
 //! HLS VOD from the keyframe before it); a `Range` request returns exactly
 //! those bytes; a department viewer with a live-only grant is refused (403,
 //! R13), with a recorded grant plays exactly the granted range and is
-//! refused outside it, each in the audit log; `vfedctl recordings play`
+//! refused outside it, each in the audit log, and the origin's audit log
+//! names the playbacks the city asked for; `vfedctl recordings play`
 //! prints URLs that ffprobe plays; `Archive.ListSpans` at the city lists
 //! the county's spans.
 #![allow(clippy::unwrap_used)]
@@ -29,13 +30,6 @@ use vfed_tests::{NewUser, NodeOptions, TestNode, TestPki, eventually};
 
 const VIEWER: &str = "dawa";
 const PASSWORD: &str = "dawa-password-123";
-
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -80,39 +74,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-/// Frames recorded at the county in `[from, to)`: those on screen at some
-/// instant of it (the MP4 shows the one on screen at `from` first), and
-/// those of the fragments overlapping it (what HLS VOD serves).
-fn expected_frames(county: &TestNode, device: &str, from: i64, to: i64) -> (u64, u64) {
-    let dir = county
-        .config
-        .archive
-        .dir_for(&county.config.store)
-        .join(device)
-        .join("main");
-    let (mut shown, mut fragments) = (0, 0);
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "idx") {
-            continue;
-        }
-        let index = vfed_archive::index::Index::read(&path).unwrap();
-        // From the keyframe the range needs (a GOP may be several fragments).
-        for f in &index.fragments[index.overlapping(from, to)] {
-            fragments += f.frames;
-            let step = f.duration / f.frames.max(1);
-            for i in 0..f.frames {
-                let at = f.start_unix_ms + i64::try_from(i * step / 90).unwrap();
-                let end = at + i64::try_from(step / 90).unwrap();
-                if end > from && at < to {
-                    shown += 1;
-                }
-            }
-        }
-    }
-    (shown, fragments)
 }
 
 async fn one_span(node: &TestNode, pki: &TestPki, device: &str, secs: i64) -> anyhow::Result<Span> {
@@ -167,7 +128,7 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
 
     // 6 s from the middle of a GOP.
     let (from, to) = (span.start_unix_ms + 2_520, span.start_unix_ms + 8_520);
-    let (shown, fragments) = expected_frames(&county, &device, from, to);
+    let (shown, fragments) = common::expected_frames(&county, &device, from, to);
     assert!(shown >= 140, "6 s at 25 fps, got {shown}");
     assert!(
         fragments > shown + 1,
@@ -233,12 +194,12 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
     let long = format!(
         "/playback/{device}.mp4?start={}&end={}&token={token}",
         rfc3339(from),
-        rfc3339(from + 7 * 3_600_000)
+        rfc3339(from + 25 * 3_600_000)
     );
     let (status, _, body) = fetch(http, &long, None).await?;
     assert_eq!(status, 400);
     assert!(
-        String::from_utf8_lossy(&body).starts_with("end: at most 6 h"),
+        String::from_utf8_lossy(&body).starts_with("end: at most 24 h"),
         "{body:?}"
     );
 
@@ -317,7 +278,7 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
         },
     )
     .await?;
-    let (shown, _) = expected_frames(&county, &device, g_from, g_to);
+    let (shown, _) = common::expected_frames(&county, &device, g_from, g_to);
     assert_eq!(codec, "h264");
     assert!(
         frames.abs_diff(shown) <= 1,
@@ -355,6 +316,34 @@ async fn recordings_play_back_as_hls_and_mp4_under_grants() -> anyhow::Result<()
         })
         .count();
     assert!(refusals >= 2, "both refusals are audited ({refusals})");
+
+    // The origin audits the playback too (R14.5): the city asked it, for
+    // the viewer; the viewer's token never reached the county.
+    let at_origin = county.audit_records().await?;
+    let relayed = at_origin
+        .iter()
+        .find(|r| {
+            r.action == "recording.view"
+                && r.details["viewer"] == viewer_actor.as_str()
+                && r.details["start_unix_ms"] == g_from
+        })
+        .expect("the origin audits the granted playback");
+    assert_eq!(relayed.actor, format!("node/{CITY}"));
+    assert_eq!(relayed.target, format!("{device}/main"));
+    assert_eq!(relayed.details["viewer_node"], CITY);
+    assert_eq!(relayed.details["end_unix_ms"], g_to);
+    assert_eq!(relayed.destination, "mp4");
+    assert_eq!(relayed.outcome, Outcome::Allowed);
+    let origin_views = at_origin
+        .iter()
+        .filter(|r| r.action == "recording.view" && r.details["viewer"] == viewer_actor.as_str())
+        .count();
+    assert_eq!(origin_views, 1, "refused playbacks never reach the origin");
+    let logged = serde_json::to_string(&at_origin)?;
+    assert!(
+        !logged.contains(&viewer),
+        "the viewer's token stays at the city"
+    );
 
     // `vfedctl recordings play` prints URLs a player plays.
     let http_base = format!("http://{http}");

@@ -45,10 +45,32 @@ fn boxes(bytes: &[u8]) -> Vec<String> {
     out
 }
 
+/// The demo's data directory, removed at the end even where the demo sealed
+/// its recordings (root with `CAP_LINUX_IMMUTABLE`): unsealed first, as
+/// `vfed demo --reset` does. Drop it after the demo has stopped.
+struct DemoData(tempfile::TempDir);
+
+impl DemoData {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for DemoData {
+    fn drop(&mut self) {
+        // The TempDir removes the tree once this returns.
+        let _ = vfed_archive::seal::unseal_tree(self.0.path());
+    }
+}
+
 #[test]
 fn watch_writes_a_playable_stream_from_the_demo() {
     let vfed = vfed_binary();
-    let data = tempfile::tempdir().unwrap();
+    let data = DemoData::new();
     let mut child = Command::new(&vfed)
         .args(["demo", "--data-dir"])
         .arg(data.path())

@@ -93,6 +93,10 @@ pub(crate) struct Inner {
     pub disk: crate::disk::DiskWatch,
     /// Tamper findings and the start-up scrub's progress.
     pub integrity: crate::scrub::IntegrityState,
+    /// Progressive MP4 plans kept between requests.
+    pub mp4: crate::mp4_cache::Mp4Cache,
+    /// Playbacks audited lately (one record per playback).
+    pub views: crate::playback::ViewLog,
 }
 
 /// A node's archive (cheap to clone).
@@ -168,6 +172,8 @@ impl Archive {
                 retention: Default::default(),
                 disk: Default::default(),
                 integrity: Default::default(),
+                mp4: Default::default(),
+                views: Default::default(),
             }),
         };
         for (manifest, cut) in &recovered.closed {
@@ -320,7 +326,7 @@ impl Archive {
 
     /// Appends a closed file's manifest to the audit log (R18.6); `cut`:
     /// bytes recovery cut off.
-    pub(crate) async fn log_manifest(&self, manifest: &Manifest, cut: Option<u64>) {
+    pub async fn log_manifest(&self, manifest: &Manifest, cut: Option<u64>) {
         let file = manifest
             .path
             .strip_prefix(self.dir())

@@ -39,6 +39,7 @@ pub mod holds;
 pub mod index;
 pub mod layout;
 pub mod logged;
+pub mod mp4_cache;
 pub mod playback;
 mod recorder;
 pub mod recovery;

@@ -15,7 +15,11 @@
 //! runs. The node's HTTP guard authenticates and authorizes
 //! every request (`recordings.view`; department viewers only under a
 //! recorded grant covering the device and the range, R13) and hands over
-//! the basis; each playback is audited once per viewer and range (R14.5).
+//! the basis; each playback is audited once per viewer and range (R14.5),
+//! and once more at the origin when it was asked through the tree (the
+//! asking node and the viewer it names; the token never leaves the node
+//! the viewer asked). A progressive MP4's plan (its `moov`) is kept between
+//! requests while the files of its range do not change ([`crate::mp4_cache`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,17 +36,22 @@ use vfed_authz::recorded_range::{query_param, recorded_range};
 use vfed_authz::{Principal, ViewBasis};
 
 use futures::StreamExt;
-use vfed_relay::recorded::{ByteRange, Form, RecordedAnswer, RecordedRequest, RecordedSource};
+use vfed_relay::recorded::{
+    ByteRange, Form, RecordedAnswer, RecordedRequest, RecordedSource, Viewer,
+};
 
 use crate::archive::Archive;
 use crate::layout;
+use crate::mp4_cache::{self, Mp4Cache};
 use crate::vod::{self, VirtualFile};
 
 /// Longest range one HLS playlist may cover.
 pub const MAX_HLS_RANGE_MS: i64 = 24 * 3600 * 1000;
-/// Longest range one progressive MP4 may cover (its `moov` is built per
-/// request from every fragment's `moof`).
-pub const MAX_MP4_RANGE_MS: i64 = 6 * 3600 * 1000;
+/// Longest range one progressive MP4 may cover, as an HLS playlist: its
+/// `moov` is built from every fragment's `moof` once per range and kept
+/// ([`crate::mp4_cache`]); 24 h of 1-s fragments at 25 fps is a `moov` of
+/// about 10 MB (`bench/README.md`, recording: the cost per hour).
+pub const MAX_MP4_RANGE_MS: i64 = MAX_HLS_RANGE_MS;
 /// Bytes read per step of a response body.
 const BODY_CHUNK: u64 = 256 * 1024;
 /// A viewer's requests for one range within this time are one playback.
@@ -60,22 +69,91 @@ pub fn router(archive: Archive, source: Option<Arc<dyn RecordedSource>>) -> Rout
         .route("/playback/{device}/index.m3u8", get(playlist))
         .route("/playback/{device}/stream.mp4", get(fragmented))
         .route("/playback/{file}", get(progressive))
-        .with_state(Playback {
-            archive,
-            source,
-            audited: Arc::default(),
-        })
+        .with_state(Playback { archive, source })
 }
 
-/// One playback: `(actor, device, start, end)`.
+/// One playback: `(who, device, start, end)`.
 type PlaybackKey = (String, String, i64, i64);
+
+/// The playbacks audited lately: a player's many requests for one range
+/// within [`SAME_PLAYBACK`] are one playback, one record (R14.5).
+#[derive(Default)]
+pub struct ViewLog {
+    audited: Mutex<HashMap<PlaybackKey, Instant>>,
+}
+
+impl ViewLog {
+    /// Whether `key` is a new playback (and from now on, not).
+    fn is_new(&self, key: PlaybackKey) -> bool {
+        let mut audited = self
+            .audited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if audited
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < SAME_PLAYBACK)
+        {
+            return false;
+        }
+        if audited.len() >= MAX_REMEMBERED {
+            audited.retain(|_, at| at.elapsed() < SAME_PLAYBACK);
+        }
+        if audited.len() < MAX_REMEMBERED {
+            audited.insert(key, Instant::now());
+        }
+        true
+    }
+}
 
 #[derive(Clone)]
 struct Playback {
     archive: Archive,
     source: Option<Arc<dyn RecordedSource>>,
-    /// When each playback was last audited.
-    audited: Arc<Mutex<HashMap<PlaybackKey, Instant>>>,
+}
+
+/// The audit record's name of a form.
+fn form_name(form: Form) -> &'static str {
+    if form == Form::Progressive {
+        "mp4"
+    } else {
+        "hls"
+    }
+}
+
+/// At the origin, a playback asked over a link (R14.5): the asking node
+/// (authenticated by the link) is the actor; the viewer and the node they
+/// asked, as that node says them, are in the details. One record per
+/// playback, as where the viewer asked.
+async fn audit_at_origin(archive: &Archive, request: &RecordedRequest) {
+    let Some(via) = &request.via else {
+        return;
+    };
+    let (viewer, node) = request
+        .viewer
+        .as_ref()
+        .map_or(("", ""), |v| (v.actor.as_str(), v.node.as_str()));
+    let key = (
+        format!("{via} {viewer} {node}"),
+        request.device_id.clone(),
+        request.start_ms,
+        request.end_ms,
+    );
+    if !archive.inner.views.is_new(key) {
+        return;
+    }
+    let record = vfed_audit::AuditRecord::new(
+        via.clone(),
+        "recording.view",
+        format!("{}/main", request.device_id),
+    )
+    .with_destination(form_name(request.form))
+    .with_details(serde_json::json!({
+        "viewer": viewer,
+        "viewer_node": node,
+        "start_unix_ms": request.start_ms,
+        "end_unix_ms": request.end_ms,
+    }));
+    archive.inner.audit.record(record).await;
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
@@ -111,7 +189,11 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
     }
     let dir = layout::stream_dir(archive.dir(), &request.device_id, "main");
     let form = request.form;
+    let kept = archive.clone();
     let planned = tokio::task::spawn_blocking(move || -> std::io::Result<Option<VirtualFile>> {
+        if form == Form::Progressive {
+            return progressive_kept(&kept.inner.mp4, &dir, start, end);
+        }
         let selected = vod::select(&dir, start, end)?;
         if selected.is_empty() {
             return Ok(None);
@@ -126,11 +208,7 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
                     frames: 0,
                 }
             }
-            Form::Fragmented => vod::fragmented(&selected).0,
-            Form::Progressive | Form::Spans => match vod::progressive(&selected, start, end)? {
-                Some(file) => file,
-                None => return Ok(None),
-            },
+            Form::Fragmented | Form::Progressive | Form::Spans => vod::fragmented(&selected).0,
         }))
     })
     .await;
@@ -158,6 +236,7 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
         refused.total = file.len;
         return refused;
     };
+    audit_at_origin(archive, &request).await;
     let end = if file.len == 0 { 0 } else { last + 1 };
     let total = file.len;
     let body = futures::stream::unfold((file, first), move |(file, pos)| async move {
@@ -183,45 +262,44 @@ pub async fn answer(archive: &Archive, request: RecordedRequest) -> RecordedAnsw
     }
 }
 
+/// The progressive MP4 of `[start, end)` in `dir`: kept from an earlier
+/// request while the files of its range are unchanged, else planned (its
+/// `moov` built from every fragment's `moof`) and kept. Blocking.
+fn progressive_kept(
+    cache: &Mp4Cache,
+    dir: &std::path::Path,
+    start: i64,
+    end: i64,
+) -> std::io::Result<Option<VirtualFile>> {
+    let stamps = mp4_cache::stamps(dir, start, end)?;
+    if let Some(file) = cache.get(dir, start, end, &stamps) {
+        return Ok(Some(file));
+    }
+    let selected = vod::select(dir, start, end)?;
+    let Some(file) = vod::progressive(&selected, start, end)? else {
+        return Ok(None);
+    };
+    cache.put(dir, start, end, stamps, file.clone());
+    Ok(Some(file))
+}
+
 impl Playback {
     /// R14.5: every playback is a view, with its range; a player's many
     /// requests for one range are one playback.
-    async fn audit(
-        &self,
-        request: &RecordedRequest,
-        form: &str,
-        principal: Option<Arc<Principal>>,
-        basis: Option<ViewBasis>,
-    ) {
-        let actor = principal.map_or_else(|| "anonymous".to_owned(), |p| p.actor());
+    async fn audit(&self, request: &RecordedRequest, actor: &str, basis: Option<ViewBasis>) {
         let key = (
-            actor.clone(),
+            actor.to_owned(),
             request.device_id.clone(),
             request.start_ms,
             request.end_ms,
         );
-        {
-            let mut audited = self
-                .audited
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if audited
-                .get(&key)
-                .is_some_and(|at| at.elapsed() < SAME_PLAYBACK)
-            {
-                return;
-            }
-            if audited.len() >= MAX_REMEMBERED {
-                audited.retain(|_, at| at.elapsed() < SAME_PLAYBACK);
-            }
-            if audited.len() < MAX_REMEMBERED {
-                audited.insert(key, Instant::now());
-            }
+        if !self.archive.inner.views.is_new(key) {
+            return;
         }
         let record = basis.unwrap_or_else(ViewBasis::by_role).playback_record(
-            &actor,
+            actor,
             &format!("{}/main", request.device_id),
-            form,
+            form_name(request.form),
             (request.start_ms, request.end_ms),
         );
         self.archive.inner.audit.record(record).await;
@@ -245,25 +323,27 @@ impl Playback {
             Ok(r) => r,
             Err(m) => return text(StatusCode::BAD_REQUEST, m),
         };
+        let actor = principal
+            .as_ref()
+            .map_or_else(|| "anonymous".to_owned(), |p| p.0.actor());
         let request = RecordedRequest {
             form,
             device_id: device.to_owned(),
             start_ms,
             end_ms,
             range: byte_range(headers),
+            viewer: Some(Viewer {
+                actor: actor.clone(),
+                node: self.archive.options().node_id.clone(),
+            }),
+            via: None,
         };
         let answer = match &self.source {
             Some(source) => source.answer(request.clone()).await,
             None => answer(&self.archive, request.clone()).await,
         };
         if matches!(answer.status, 200 | 206) {
-            let name = if form == Form::Progressive {
-                "mp4"
-            } else {
-                "hls"
-            };
-            self.audit(&request, name, principal.map(|p| p.0), basis.map(|b| b.0))
-                .await;
+            self.audit(&request, &actor, basis.map(|b| b.0)).await;
         }
         if form == Form::Playlist && answer.status == 200 {
             return playlist_response(answer, &carried(&query)).await;

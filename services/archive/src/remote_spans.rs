@@ -64,6 +64,8 @@ pub(crate) async fn list(
             start_ms: request.from_unix_ms,
             end_ms: request.to_unix_ms,
             range: ByteRange::Whole,
+            viewer: None,
+            via: None,
         })
         .await;
     match answer.status {

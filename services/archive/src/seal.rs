@@ -83,12 +83,33 @@ pub fn is_sealed(path: &Path) -> io::Result<bool> {
 
 /// Clears the seal of `path` (no-op if not sealed). Only the retention
 /// sweep calls it, on a file past retention and not held (and `vfed demo
-/// --reset`, throwing the demo's data away); it needs `CAP_LINUX_IMMUTABLE`.
+/// --reset`, throwing the demo's data away, through [`unseal_tree`]); it
+/// needs `CAP_LINUX_IMMUTABLE`.
 pub fn unseal(path: &Path) -> io::Result<()> {
     let file = File::open(path)?;
     let flags = ioctl_getflags(&file)?;
     if flags.contains(IFlags::IMMUTABLE) {
         ioctl_setflags(&file, flags - IFlags::IMMUTABLE)?;
+    }
+    Ok(())
+}
+
+/// Clears the seal of every regular file under `dir` that has one
+/// (symbolic links are not followed), as `chattr -R -i` would: for
+/// throwing a whole data directory away (`vfed demo --reset`, tests of the
+/// demo), never for recordings inside retention. Best effort per file: a
+/// file system without the flag (tmpfs) or a process without the
+/// capability cannot have sealed it, and what stays sealed makes the
+/// removal that follows fail, naming it.
+pub fn unseal_tree(dir: &Path) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            unseal_tree(&entry.path())?;
+        } else if kind.is_file() {
+            let _ = unseal(&entry.path());
+        }
     }
     Ok(())
 }

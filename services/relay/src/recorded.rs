@@ -5,9 +5,12 @@
 //! nothing of archives: the node gives it a [`RecordedSource`].
 //!
 //! ```text
-//! request: "VR" | version u8 = 1 | form u8 | device 20 ASCII digits | start_ms i64 | end_ms i64
-//!          | range u8 | first u64 | last u64                                   (57 bytes, then FIN)
-//!          (range 0: all; 1: first..=last, last u64::MAX = to the end; 2: the last `last` bytes)
+//! request: "VR" | version u8 = 2 | form u8 | device 20 ASCII digits | start_ms i64 | end_ms i64
+//!          | range u8 | first u64 | last u64                                   (57 bytes)
+//!          | viewer_len u8 | viewer | node_len u8 | node                       (then FIN)
+//!          (range 0: all; 1: first..=last, last u64::MAX = to the end; 2: the last `last` bytes;
+//!           viewer, node: who the playback is for and the node they asked, UTF-8, <= 128
+//!           bytes each, 0 = not said; version 1 is the 57 bytes alone)
 //! answer:  "VA" | version u8 = 1 | status u16 | total u64 | first u64 | last u64
 //!          | message_len u16 (<= 1024) | message | body ... FIN            (31 bytes + message)
 //! ```
@@ -27,8 +30,10 @@ use crate::RelayError;
 use crate::link::Link;
 use crate::stream_reader::StreamReader;
 
-/// Bytes of a request.
+/// Bytes of a request's fixed part.
 pub const REQUEST_LEN: usize = 57;
+/// Longest `viewer` or `node` of a request.
+pub const MAX_NAME: usize = 128;
 /// Bytes of an answer's head before its message.
 pub const ANSWER_HEAD_LEN: usize = 31;
 /// Longest message of an answer.
@@ -75,6 +80,22 @@ pub struct RecordedRequest {
     pub end_ms: i64,
     /// Which bytes.
     pub range: ByteRange,
+    /// Who the playback is for, as the node the viewer asked says it
+    /// (carried hop by hop; the viewer's token never leaves that node).
+    pub viewer: Option<Viewer>,
+    /// The node that asked over its link (authenticated by the link, set
+    /// by the answering node, not sent).
+    pub via: Option<String>,
+}
+
+/// The viewer of a playback asked through the tree, for the origin's audit
+/// record (R14.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    /// The viewer's actor at that node (`user/<name>`).
+    pub actor: String,
+    /// The node the viewer asked.
+    pub node: String,
 }
 
 /// The bytes asked for, as HTTP `Range` says them (resolved by the node
@@ -146,8 +167,18 @@ pub trait RecordedSource: Send + Sync + 'static {
     fn answer(&self, request: RecordedRequest) -> BoxFuture<'_, RecordedAnswer>;
 }
 
-/// Encodes a request.
-pub fn encode_request(r: &RecordedRequest) -> Result<[u8; REQUEST_LEN], RelayError> {
+/// Checks a name the request carries (`viewer`, `node`).
+fn check_name(field: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(format!(
+            "{field}: 1 to {MAX_NAME} bytes of UTF-8 without control characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes a request (version 2).
+pub fn encode_request(r: &RecordedRequest) -> Result<Vec<u8>, RelayError> {
     let device = r.device_id.as_bytes();
     if device.len() != 20 || !device.iter().all(u8::is_ascii_digit) {
         return Err(RelayError::Transport(format!(
@@ -155,9 +186,9 @@ pub fn encode_request(r: &RecordedRequest) -> Result<[u8; REQUEST_LEN], RelayErr
             r.device_id
         )));
     }
-    let mut out = [0u8; REQUEST_LEN];
+    let mut out = vec![0u8; REQUEST_LEN];
     out[..2].copy_from_slice(b"VR");
-    out[2] = 1;
+    out[2] = 2;
     out[3] = r.form as u8;
     out[4..24].copy_from_slice(device);
     out[24..32].copy_from_slice(&r.start_ms.to_be_bytes());
@@ -170,6 +201,17 @@ pub fn encode_request(r: &RecordedRequest) -> Result<[u8; REQUEST_LEN], RelayErr
     out[40] = has;
     out[41..49].copy_from_slice(&a.to_be_bytes());
     out[49..57].copy_from_slice(&b.to_be_bytes());
+    let (actor, node) = r
+        .viewer
+        .as_ref()
+        .map_or(("", ""), |v| (v.actor.as_str(), v.node.as_str()));
+    for (field, name) in [("viewer", actor), ("node", node)] {
+        if !name.is_empty() {
+            check_name(field, name).map_err(RelayError::Transport)?;
+        }
+        out.push(u8::try_from(name.len()).unwrap_or(0));
+        out.extend_from_slice(name.as_bytes());
+    }
     Ok(out)
 }
 
@@ -179,13 +221,15 @@ fn be64(b: &[u8]) -> [u8; 8] {
     out
 }
 
-/// Decodes a request; the error says what is wrong.
+/// Decodes a request's fixed part (its first [`REQUEST_LEN`] bytes); the
+/// error says what is wrong. A version 2 request's viewer follows
+/// ([`decode_viewer`]).
 pub fn decode_request(b: &[u8]) -> Result<RecordedRequest, String> {
     if b.len() != REQUEST_LEN || &b[..2] != b"VR" {
         return Err("not a recorded-bytes request".into());
     }
-    if b[2] != 1 {
-        return Err(format!("version {} unknown (1 expected)", b[2]));
+    if !matches!(b[2], 1 | 2) {
+        return Err(format!("version {} unknown (1 or 2 expected)", b[2]));
     }
     let form = Form::from_u8(b[3]).ok_or_else(|| format!("form {} unknown", b[3]))?;
     let device = &b[4..24];
@@ -208,7 +252,51 @@ pub fn decode_request(b: &[u8]) -> Result<RecordedRequest, String> {
         start_ms: i64::from_be_bytes(be64(&b[24..])),
         end_ms: i64::from_be_bytes(be64(&b[32..])),
         range,
+        viewer: None,
+        via: None,
     })
+}
+
+/// The viewer of a version 2 request, read after its fixed part: `None`
+/// when the asking node did not say.
+async fn read_viewer(reader: &mut StreamReader) -> Result<Option<Viewer>, String> {
+    let mut names = Vec::new();
+    for field in ["viewer", "node"] {
+        let len = reader
+            .read_exact(1)
+            .await
+            .map_err(|e| format!("{field}: {e:?}"))?[0];
+        let name = if len == 0 {
+            String::new()
+        } else {
+            let raw = reader
+                .read_exact(usize::from(len))
+                .await
+                .map_err(|e| format!("{field}: {e:?}"))?;
+            let name =
+                String::from_utf8(raw.to_vec()).map_err(|_| format!("{field}: not UTF-8"))?;
+            check_name(field, &name)?;
+            name
+        };
+        names.push(name);
+    }
+    let node = names.pop().unwrap_or_default();
+    let actor = names.pop().unwrap_or_default();
+    Ok((!actor.is_empty() || !node.is_empty()).then_some(Viewer { actor, node }))
+}
+
+/// Reads a whole request (version 1 or 2); `via` is the asking peer.
+async fn read_request(reader: &mut StreamReader, via: String) -> Result<RecordedRequest, String> {
+    let raw = reader
+        .read_exact(REQUEST_LEN)
+        .await
+        .map_err(|e| format!("request: {e:?}"))?;
+    let mut request = decode_request(&raw)?;
+    if raw[2] == 2 {
+        request.viewer = read_viewer(reader).await?;
+    }
+    request.via = Some(via);
+    Ok(request)
 }
 
 fn encode_answer_head(a: &RecordedAnswer) -> Vec<u8> {
@@ -302,12 +390,13 @@ pub(crate) async fn serve(relay: crate::Relay, link: Arc<Link>, may_ask: bool) {
         let (link, source) = (link.clone(), relay.recorded_source());
         tokio::spawn(async move {
             let mut reader = StreamReader::new(recv, Bytes::new());
-            let raw =
-                match tokio::time::timeout(REQUEST_TIMEOUT, reader.read_exact(REQUEST_LEN)).await {
-                    Ok(Ok(raw)) => raw,
-                    _ => return,
-                };
-            let answer = match decode_request(&raw) {
+            let via = link.peer.to_string();
+            let Ok(decoded) =
+                tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut reader, via)).await
+            else {
+                return;
+            };
+            let answer = match decoded {
                 Err(reason) => RecordedAnswer::refused(400, reason),
                 Ok(_) if !may_ask || !link.peer.is_node() => RecordedAnswer::refused(
                     403,
@@ -358,8 +447,17 @@ mod tests {
             start_ms: 1_764_684_000_000,
             end_ms: 1_764_684_010_000,
             range: ByteRange::From(10, Some(99)),
+            viewer: None,
+            via: None,
         };
-        let encoded = encode_request(&r).unwrap_or([0; REQUEST_LEN]);
+        let encoded = encode_request(&r).unwrap_or_default();
+        assert_eq!(encoded.len(), REQUEST_LEN + 2, "two empty names");
+        let mut v1 = encoded[..REQUEST_LEN].to_vec();
+        v1[2] = 1;
+        assert_eq!(decode_request(&v1), Ok(r.clone()));
+        let encoded: [u8; REQUEST_LEN] = encoded[..REQUEST_LEN]
+            .try_into()
+            .unwrap_or([0; REQUEST_LEN]);
         assert_eq!(decode_request(&encoded), Ok(r.clone()));
         let mut bad = encoded;
         bad[3] = 9;
@@ -371,8 +469,14 @@ mod tests {
         assert_eq!(ByteRange::Suffix(10).resolve(100), Some((90, 99)));
         assert_eq!(ByteRange::From(100, None).resolve(100), None);
         assert_eq!(ByteRange::From(5, Some(500)).resolve(100), Some((5, 99)));
-        let mut wrong = r;
+        let mut wrong = r.clone();
         wrong.device_id = "x".into();
         assert!(encode_request(&wrong).is_err());
+        let mut wrong = r;
+        wrong.viewer = Some(Viewer {
+            actor: "user/a\nb".into(),
+            node: "54050000002000000001".into(),
+        });
+        assert!(encode_request(&wrong).is_err_and(|e| e.to_string().contains("viewer")));
     }
 }
