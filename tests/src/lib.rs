@@ -7,6 +7,7 @@
 mod auth;
 pub mod binaries;
 mod cluster;
+mod demo_data;
 mod devices;
 mod file_camera;
 mod pki;
@@ -15,6 +16,7 @@ pub mod transcript;
 
 pub use auth::{AuthedChannel, BearerToken, NewUser, TEST_ADMIN};
 pub use cluster::{Backend, NodeOptions, TestNode};
+pub use demo_data::DemoData;
 pub use devices::{device_spec, register_request};
 pub use file_camera::{ClipSpec, FileCamera, FileCodec, file_camera_script, make_clip};
 pub use pki::TestPki;

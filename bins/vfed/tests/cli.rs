@@ -2,9 +2,9 @@
 //! demo comes up, federates, writes demo.json and stops cleanly on SIGINT.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use vfed_tests::DemoData;
 
 mod support;
 
@@ -127,31 +127,9 @@ fn vfed_config_names_the_file_not_a_setting() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("name = \"From file\""));
 }
 
-/// The demo's data directory, removed at the end even where the demo sealed
-/// its recordings (root with `CAP_LINUX_IMMUTABLE`): unsealed first, as
-/// `vfed demo --reset` does. Drop it after the demo has stopped.
-struct DemoData(tempfile::TempDir);
-
-impl DemoData {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-impl Drop for DemoData {
-    fn drop(&mut self) {
-        // The TempDir removes the tree once this returns.
-        let _ = vfed_archive::seal::unseal_tree(self.0.path());
-    }
-}
-
 #[test]
 fn demo_federates_and_stops_on_sigint() {
-    let dir = DemoData::new();
+    let dir = DemoData::new().unwrap();
     let (mut child, _) = start_demo(dir.path(), Stdio::inherit(), Duration::from_secs(90));
     let demo: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("demo.json")).unwrap()).unwrap();

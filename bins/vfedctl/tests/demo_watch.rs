@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use vfed_tests::DemoData;
+
 const CAMERA: &str = "54050200001320000001";
 
 mod support;
@@ -45,32 +47,10 @@ fn boxes(bytes: &[u8]) -> Vec<String> {
     out
 }
 
-/// The demo's data directory, removed at the end even where the demo sealed
-/// its recordings (root with `CAP_LINUX_IMMUTABLE`): unsealed first, as
-/// `vfed demo --reset` does. Drop it after the demo has stopped.
-struct DemoData(tempfile::TempDir);
-
-impl DemoData {
-    fn new() -> Self {
-        Self(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-impl Drop for DemoData {
-    fn drop(&mut self) {
-        // The TempDir removes the tree once this returns.
-        let _ = vfed_archive::seal::unseal_tree(self.0.path());
-    }
-}
-
 #[test]
 fn watch_writes_a_playable_stream_from_the_demo() {
     let vfed = vfed_binary();
-    let data = DemoData::new();
+    let data = DemoData::new().unwrap();
     let mut child = Command::new(&vfed)
         .args(["demo", "--data-dir"])
         .arg(data.path())
