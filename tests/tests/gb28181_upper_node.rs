@@ -5,7 +5,8 @@
 //! shared, accepted devices (R6.1, R11) from the registry; its INVITE of a
 //! device that is not shared is refused; its INVITE of the device a real
 //! RTSP file camera feeds gets PS over RTP (from the relay) that ffprobe
-//! decodes as H.264; the per-upper metrics say so.
+//! decodes as H.264; a device that stops being shared goes up as DEL
+//! (from the registry's store watch); the per-upper metrics say so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -21,7 +22,9 @@ use vfed_gb28181::manscdp::{charset::decode, tree};
 use vfed_gb28181::rtp;
 use vfed_gb28181::sip::{Limits, Message, parse_message};
 use vfed_proto::registry::v1::registry_client::RegistryClient;
-use vfed_proto::registry::v1::{Acceptance, AcceptanceState, RegisterDeviceRequest};
+use vfed_proto::registry::v1::{
+    Acceptance, AcceptanceState, RegisterDeviceRequest, UpdateDeviceRequest,
+};
 use vfed_tests::{NodeOptions, TestNode, TestPki, device_spec, eventually};
 
 const UPPER_ID: &str = "44010000002000000001";
@@ -188,6 +191,19 @@ async fn sipp_upper_gets_the_county_s_shared_accepted_devices_and_h264() -> anyh
         Ok(done.exists().then_some(()))
     })
     .await;
+    // In the 2 s SIPp listens after its BYE: device 2 stops being shared
+    // (the upper was shown it: DEL), device 3 (never shown) is renamed.
+    let mut registry = RegistryClient::new(county.channel(&pki)?);
+    let mut renamed = device_spec(&naidong_camera(3), false);
+    renamed.name = "Renamed, still not shared".into();
+    for spec in [device_spec(&naidong_camera(2), false), renamed] {
+        registry
+            .update_device(UpdateDeviceRequest {
+                spec: Some(spec),
+                expected_revision: 0,
+            })
+            .await?;
+    }
     let mut sipp = sipp;
     let exited = tokio::time::timeout(Duration::from_secs(20), sipp.wait()).await;
     let log = std::fs::read(dir.path().join("messages.log")).unwrap_or_default();
@@ -228,6 +244,31 @@ async fn sipp_upper_gets_the_county_s_shared_accepted_devices_and_h264() -> anyh
     seen.sort();
     assert_eq!(seen, vec![camera_id.clone(), naidong_camera(2)]);
 
+    // Catalog changes from the registry's watch: device 2's DEL, nothing
+    // of the devices never shown (the camera may go ON while it is watched).
+    let notified: Vec<(String, String)> = bodies
+        .iter()
+        .filter(|root| root.name == "Notify" && root.field("CmdType") == Some("Catalog"))
+        .filter_map(|root| root.child("DeviceList"))
+        .flat_map(|list| list.children.iter())
+        .map(|item| {
+            (
+                item.field("DeviceID").unwrap().to_owned(),
+                item.field("Event").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        notified.contains(&(naidong_camera(2), "DEL".to_owned())),
+        "{notified:?}"
+    );
+    assert!(
+        notified
+            .iter()
+            .all(|(id, _)| *id == camera_id || *id == naidong_camera(2)),
+        "{notified:?}"
+    );
+
     // The camera's PS over RTP, with the upper's SSRC, decoded as H.264.
     let (ps, ssrcs) = received.await?;
     assert_eq!(ssrcs, BTreeSet::from([SSRC.parse::<u32>()?]));
@@ -247,7 +288,7 @@ async fn sipp_upper_gets_the_county_s_shared_accepted_devices_and_h264() -> anyh
     let fields: Vec<&str> = said.split(',').collect();
     assert_eq!(fields[..3], ["h264", "640", "360"], "ffprobe said {said:?}");
     let frames: u32 = fields[3].parse()?;
-    assert!(frames >= 10, "ffprobe decoded {frames} frames");
+    assert!(frames >= 25, "ffprobe decoded {frames} frames");
 
     let metrics = http_get(county.http_addr(), "/metrics").await?;
     for name in [
