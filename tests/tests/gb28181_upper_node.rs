@@ -32,14 +32,6 @@ const UPPER_DOMAIN: &str = "4401000000";
 const PASSWORD: &str = "upper-secret";
 const SSRC: &str = "0100000042";
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The messages SIPp logged as received (`... message received [N] bytes :`).
 fn received_messages(log: &[u8]) -> Vec<Message> {
     let marker = b"message received [";
