@@ -340,13 +340,24 @@ fn register_metrics(
     let stop = shutdown.clone();
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut logged: Vec<Option<UpperStatus>> = vec![None; handles.len()];
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for handle in &handles {
+            for (handle, logged) in handles.iter().zip(logged.iter_mut()) {
                 let state = handle.state();
+                if *logged != Some(state.status) {
+                    // Each change of a link's status once in the log, with the cause.
+                    tracing::info!(
+                        upper = %state.server_id,
+                        status = state.status.as_str(),
+                        last_error = state.last_error.as_deref().unwrap_or(""),
+                        "gb28181: upper platform link",
+                    );
+                    *logged = Some(state.status);
+                }
                 let label = UpperLabel {
                     upper: state.server_id.clone(),
                 };
