@@ -275,18 +275,8 @@ fn register_metrics(
 fn default_password(path: &std::path::Path) -> Result<String, NodeError> {
     let field = "gb28181.default_password_file";
     let shown = path.display();
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            refuse_exposed(field, path)?;
-            let password = text.lines().next().unwrap_or_default().trim().to_owned();
-            if password.is_empty() || password.len() > 128 {
-                return Err(NodeError::Config(format!(
-                    "{field}: {shown}: the first line must hold a password of 1-128 bytes"
-                )));
-            }
-            Ok(password)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    match read_secret(field, path) {
+        Err(NodeError::Config(_)) if !path.exists() => {
             use rand::Rng as _;
             let password: String = rand::rng()
                 .sample_iter(rand::distr::Alphanumeric)
@@ -298,8 +288,24 @@ fn default_password(path: &std::path::Path) -> Result<String, NodeError> {
             tracing::info!(file = %shown, "gb28181: default device password generated");
             Ok(password)
         }
-        Err(e) => Err(NodeError::Config(format!("{field}: {shown}: {e}"))),
+        other => other,
     }
+}
+
+/// A password file's first line (1-128 bytes), refused when group or
+/// others may read the file (`field` names the setting).
+pub(crate) fn read_secret(field: &str, path: &std::path::Path) -> Result<String, NodeError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| NodeError::Config(format!("{field}: {shown}: {e}")))?;
+    refuse_exposed(field, path)?;
+    let password = text.lines().next().unwrap_or_default().trim().to_owned();
+    if password.is_empty() || password.len() > 128 {
+        return Err(NodeError::Config(format!(
+            "{field}: {shown}: the first line must hold a password of 1-128 bytes"
+        )));
+    }
+    Ok(password)
 }
 
 /// Per-device passwords from a TOML file of `"<device id>" = "<password>"`.

@@ -23,6 +23,7 @@ mod evidence;
 mod fd_limit;
 mod gb28181;
 mod gb28181_sinks;
+mod gb28181_upper;
 mod grpc;
 mod http;
 mod open_store;
@@ -307,6 +308,15 @@ pub async fn start(config: &Config, listeners: Listeners) -> Result<RunningNode,
         &shutdown,
     )
     .await?;
+    // Cascade: this node as a GB/T 28181 lower platform of each upper.
+    gb28181_upper::start(
+        config,
+        &registry.catalog,
+        &relay.relay,
+        &mut metrics,
+        &mut tasks,
+        &shutdown,
+    )?;
     tasks.spawn(vfed_gateway::run(
         vfed_gateway::GatewayConfig {
             liveness_period: config.liveness.keepalive_period,

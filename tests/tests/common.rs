@@ -329,3 +329,12 @@ pub fn expected_frames(
     }
     (shown, fragments)
 }
+
+/// A UDP port free on 127.0.0.1 now (for a peer that binds it itself: SIP).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -43,14 +43,6 @@ fn encoded_frames() -> Vec<DeviceUnit> {
     h264_access_units(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn discovered(pki: &TestPki, node: &TestNode) -> anyhow::Result<Vec<serde_json::Value>> {
     let list = vfedctl_json(pki, node, &["discovered", "list"]).await?;
     Ok(list["channels"].as_array().cloned().unwrap_or_default())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, StoreConfig};
+use crate::{ConfigError, Gb28181UpperConfig, StoreConfig, validate_uppers};
 
 /// GB/T 28181 device access settings.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -38,6 +38,9 @@ pub struct Gb28181Config {
     /// Ports live-view media (PS over RTP) is received on, `low-high`;
     /// empty: any free port.
     pub media_ports: String,
+    /// Upper platforms this node registers to as a GB/T 28181 lower
+    /// platform (`[[gb28181.upper]]`, docs/gb28181.md, "Cascade").
+    pub upper: Vec<Gb28181UpperConfig>,
 }
 
 impl Default for Gb28181Config {
@@ -52,6 +55,7 @@ impl Default for Gb28181Config {
             device_passwords_file: PathBuf::new(),
             keepalive_interval: Duration::from_secs(60),
             media_ports: String::new(),
+            upper: Vec::new(),
         }
     }
 }
@@ -117,9 +121,15 @@ impl Gb28181Config {
         Ok(Some((low, high)))
     }
 
-    /// Checks the section (only when enabled).
+    /// Checks the section (only when enabled; upper entries need it enabled).
     pub(crate) fn validate(&self, store: &StoreConfig) -> Result<(), ConfigError> {
         if !self.enabled {
+            if !self.upper.is_empty() {
+                return Err(ConfigError::new(
+                    "gb28181.upper",
+                    "upper platforms need gb28181.enabled = true",
+                ));
+            }
             return Ok(());
         }
         let (udp, tcp) = self.listen()?;
@@ -178,7 +188,7 @@ impl Gb28181Config {
             ));
         }
         self.media_port_range()?;
-        Ok(())
+        validate_uppers(&self.upper)
     }
 }
 
@@ -224,6 +234,12 @@ mod tests {
         c.listen_udp = String::new();
         c.listen_tcp = String::new();
         assert_eq!(field(&c), "gb28181.listen_udp");
+        // Each upper entry is checked with the section, named by its index.
+        let mut c = enabled();
+        c.upper = vec![Gb28181UpperConfig::default()];
+        assert_eq!(field(&c), "gb28181.upper[0].server_id");
+        c.enabled = false;
+        assert_eq!(field(&c), "gb28181.upper");
     }
 
     #[test]

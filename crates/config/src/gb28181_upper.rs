@@ -2,9 +2,8 @@
 //! lower platform (issue 12, item 2; docs/gb28181.md, "Cascade to an upper platform").
 //! Plain data and its rules; the runtime turns an entry into the gb28181 service's
 //! `UpperOptions` (the password read from `password_file`, `local_id` defaulting to
-//! `node.id`). Not yet attached to [`crate::Config`]: the lead attaches
-//! `upper: Vec<Gb28181UpperConfig>` to the `[gb28181]` section and calls
-//! [`validate_uppers`] from its validation.
+//! `node.id`). Attached to the `[gb28181]` section as `upper`, checked by
+//! [`validate_uppers`] when the section is enabled.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -21,6 +21,8 @@ mod service;
 
 pub use catalog::{Catalog, now_ms};
 pub use error::RegistryError;
+/// The store prefix of the devices registered at this node (for watchers).
+pub use keys::LOCAL as LOCAL_PREFIX;
 pub use liveness::{Liveness, LivenessOptions};
 pub use metrics::RegistryMetrics;
 pub use node_service::{NodeFacts, NodeService};
