@@ -303,7 +303,19 @@ fn head_with_base(
     let count = u32::try_from(samples.len())
         .map_err(|_| MediaError::unsupported(WHAT, "more than 2^32 samples"))?;
     let media_duration: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
-    let shown = media_duration.saturating_sub(p.start_ticks);
+    // The presentation ends where the last frame shown ends: with B-frames
+    // that is after the decode duration, by the frames' composition offsets.
+    let mut decode_time: i64 = 0;
+    let mut presentation_end: i64 = 0;
+    for s in &samples {
+        let end = decode_time + i64::from(s.cts) + i64::from(s.duration);
+        presentation_end = presentation_end.max(end);
+        decode_time += i64::from(s.duration);
+    }
+    let presentation_end = u64::try_from(presentation_end)
+        .unwrap_or(0)
+        .max(media_duration);
+    let shown = presentation_end.saturating_sub(p.start_ticks);
     let data_len: u64 = chunks.iter().map(Chunk::len).sum();
     let mut stts: Vec<(u32, u32)> = Vec::new();
     for s in &samples {
